@@ -102,3 +102,13 @@ export interface ScanResult {
   findings: Finding[];
   incidents: Incident[];
 }
+
+/** What reporters may know of a rule (SARIF descriptors, JUnit test cases), in the chosen language. */
+export interface RuleInfo {
+  id: string;
+  title: string;
+  severity: Severity;
+  remediation: string;
+  references: string[];
+  layer: string;
+}
