@@ -1,0 +1,290 @@
+// Folds lines into records (tracebacks, qemu stderr, stack traces stay one record) while staying on bytes.
+import { detectFormat, isHeaderLine, type FormatName } from "./formats.js";
+
+/** A record before it is decoded: its line range, its bytes, and whether it deserves decoding. */
+export interface PendingRecord {
+  firstLine: number;
+  lastLine: number;
+  /** The record's lines; views into the chunk while the chunk is current, copies after. */
+  lines: Buffer[];
+  /** Prefilter pattern ids found in the record's bytes (empty: none). */
+  hits: number[];
+  /** The first line says WARNING or worse (oslo level byte, or the parsed level of other formats). */
+  severe: boolean;
+  /** Hashes of the request ids and instance UUIDs in the first line's header, for the cross-file index. */
+  idHashes: number[];
+}
+
+/** The first 8 hex digits of a request id or UUID: random in uuid4, so a good 32-bit key without allocating. */
+export function hashOfHex(buf: Buffer, p: number): number {
+  let h = 0;
+  for (let i = 0; i < 8; i++) {
+    const c = buf[p + i] ?? 0;
+    const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (v < 0) return -1;
+    h = (h << 4) | v;
+  }
+  return h >>> 0;
+}
+
+export function hashOfId(id: string): number {
+  const hex = id.startsWith("req-") ? id.slice(4, 12) : id.slice(0, 8);
+  const h = parseInt(hex, 16);
+  return Number.isNaN(h) ? -1 : h >>> 0;
+}
+
+/** Lines beyond this fold into the next record, so a runaway continuation cannot hold memory. */
+const maxRecordLines = 2000;
+const maxRecordBytes = 4 << 20;
+const detectLines = 40;
+
+const D0 = 48;
+const D9 = 57;
+const SPACE = 32;
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= D0 && c <= D9;
+}
+
+/** `YYYY-MM-DD HH:MM:SS` at the start of the line (oslo.log and friends). */
+function startsWithIsoTime(buf: Buffer, s: number, e: number): boolean {
+  return e - s >= 24 && isDigit(buf[s]) && isDigit(buf[s + 3]) && buf[s + 4] === 45 && buf[s + 10] === SPACE && buf[s + 13] === 58 && buf[s + 16] === 58;
+}
+
+interface OsloHeader {
+  /** End of "ts pid" (exclusive). */
+  pidEnd: number;
+  levelByte: number;
+  loggerStart: number;
+  loggerEnd: number;
+  /** First byte after "logger ", or -1 when the line ends there. */
+  restStart: number;
+}
+
+function readOsloHeader(buf: Buffer, s: number, e: number): OsloHeader | null {
+  // ts: "YYYY-MM-DD HH:MM:SS[.fff]" then " pid LEVEL logger "
+  let p = s + 19;
+  while (p < e && buf[p] !== SPACE) p++;
+  if (p >= e) return null;
+  const pidStart = ++p;
+  while (p < e && isDigit(buf[p])) p++;
+  if (p === pidStart || buf[p] !== SPACE) return null;
+  const pidEnd = p;
+  const levelStart = ++p;
+  while (p < e && buf[p] !== SPACE) p++;
+  if (p >= e || p - levelStart < 4) return null;
+  const loggerStart = ++p;
+  while (p < e && buf[p] !== SPACE) p++;
+  const loggerEnd = p;
+  return { pidEnd, levelByte: buf[levelStart] ?? 0, loggerStart, loggerEnd, restStart: p < e ? p + 1 : -1 };
+}
+
+const instanceTag = Buffer.from("[instance: ");
+
+/** A context bracket ("[-]", "[req-…", "[None req-…") opens a record; "[instance: …]" or none continues one. */
+function opensContext(buf: Buffer, restStart: number, e: number): boolean {
+  if (restStart < 0 || buf[restStart] !== 91) return false;
+  return !(e - restStart >= instanceTag.length && buf.compare(instanceTag, 0, instanceTag.length, restStart, restStart + instanceTag.length) === 0);
+}
+
+const REQ = Buffer.from("req-");
+
+/** Ids in an oslo context bracket ("[None req-…", "[req-G req-L …") and the "[instance: X]" after it. */
+function osloHeaderIds(buf: Buffer, restStart: number, e: number): number[] {
+  if (restStart < 0 || buf[restStart] !== 91) return [];
+  const out: number[] = [];
+  let p = restStart + 1;
+  const limit = Math.min(e, restStart + 400);
+  // Walk the bracket's space-separated tokens; request ids start with "req-".
+  while (p < limit && buf[p] !== 93) {
+    if (buf[p] === 114 && buf.compare(REQ, 0, 4, p, p + 4) === 0) {
+      const h = hashOfHex(buf, p + 4);
+      if (h >= 0) out.push(h);
+    }
+    while (p < limit && buf[p] !== SPACE && buf[p] !== 93) p++;
+    if (buf[p] === SPACE) p++;
+  }
+  // "] [instance: "
+  if (buf[p] === 93 && buf[p + 1] === SPACE && buf.compare(instanceTag, 0, instanceTag.length, p + 2, p + 2 + instanceTag.length) === 0) {
+    const h = hashOfHex(buf, p + 2 + instanceTag.length);
+    if (h >= 0) out.push(h);
+  } else if (buf.compare(instanceTag, 0, instanceTag.length, restStart, restStart + instanceTag.length) === 0) {
+    const h = hashOfHex(buf, restStart + instanceTag.length);
+    if (h >= 0) out.push(h);
+  }
+  return out;
+}
+
+const textIdPattern = /\breq-([0-9a-f]{8})-|\[instance: ([0-9a-f]{8})-/g;
+
+function textIds(text: string): number[] {
+  if (!text.includes("req-") && !text.includes("[instance: ")) return [];
+  const out: number[] = [];
+  textIdPattern.lastIndex = 0;
+  for (let m = textIdPattern.exec(text); m; m = textIdPattern.exec(text)) out.push(parseInt(m[1] ?? m[2] ?? "", 16) >>> 0);
+  return out;
+}
+
+export type RecordSink = (record: PendingRecord) => void;
+
+export class RecordAssembler {
+  format: FormatName | null = null;
+  private current: PendingRecord | null = null;
+  private currentBytes = 0;
+  /** oslo: the open record's "ts pid" and logger bytes, to recognise its traceback lines. */
+  private headKey: Buffer | null = null;
+  private headLogger: Buffer | null = null;
+  /** Text formats: the open record's continuation key (journal identifier and inner oslo head). */
+  private textKey: string | null = null;
+  private previousEndsWithBackslash = false;
+  /** The first line of the last record, once the source has ended: gives its last timestamp. */
+  lastRecordHead: Buffer | null = null;
+
+  constructor(
+    private readonly path: string,
+    private readonly sink: RecordSink,
+    private readonly isSevereText: (format: FormatName, line: string) => boolean,
+  ) {}
+
+  /** Feeds a chunk's lines with the prefilter hits (sorted byte positions and their pattern ids). */
+  lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number, hitPos: Int32Array, hitPat: Int32Array, hitCount: number): void {
+    if (this.format === null) {
+      const sample: string[] = [];
+      for (let i = 0; i < Math.min(count, detectLines); i++) sample.push(buf.toString("latin1", starts[i], Math.min(ends[i] ?? 0, (starts[i] ?? 0) + 400)));
+      this.format = detectFormat(sample, this.path);
+    }
+    const oslo = this.format === "oslo";
+    let h = 0;
+    for (let i = 0; i < count; i++) {
+      const s = starts[i] ?? 0;
+      const e = ends[i] ?? 0;
+      const lineNo = firstLine + i;
+      let opens: boolean;
+      let severe = false;
+      let ids: number[] = [];
+      if (oslo) {
+        opens = this.osloOpens(buf, s, e);
+        if (opens) {
+          const header = startsWithIsoTime(buf, s, e) ? readOsloHeader(buf, s, e) : null;
+          // W(ARNING), E(RROR), C(RITICAL), T(RACE) are worth decoding; I(NFO), D(EBUG), A(UDIT) are not.
+          const b = header?.levelByte ?? 0;
+          severe = header === null ? true : b === 87 || b === 69 || b === 67 || b === 84;
+          this.rememberOsloHead(buf, s, e, header);
+          ids = header ? osloHeaderIds(buf, header.restStart, e) : [];
+        }
+      } else {
+        const text = buf.toString("latin1", s, Math.min(e, s + 600));
+        opens = this.textOpens(text);
+        if (opens) {
+          severe = this.isSevereText(this.format, text);
+          ids = textIds(text);
+        }
+      }
+      if (opens || this.current === null || this.current.lines.length >= maxRecordLines || this.currentBytes >= maxRecordBytes) {
+        this.flush();
+        this.current = { firstLine: lineNo, lastLine: lineNo, lines: [], hits: [], severe, idHashes: ids };
+        this.currentBytes = 0;
+      }
+      const record = this.current;
+      record.lines.push(buf.subarray(s, e));
+      record.lastLine = lineNo;
+      this.currentBytes += e - s;
+      while (h < hitCount && (hitPos[h] ?? 0) < s) h++;
+      while (h < hitCount && (hitPos[h] ?? 0) <= e) {
+        const pat = hitPat[h] ?? 0;
+        if (!record.hits.includes(pat)) record.hits.push(pat);
+        h++;
+      }
+    }
+    // The chunk buffer is reused: keep copies of what the open record holds.
+    if (this.current) this.current.lines = this.current.lines.map((line) => Buffer.from(line));
+  }
+
+  end(): void {
+    this.lastRecordHead = this.current?.lines[0] ?? null;
+    this.flush();
+  }
+
+  private flush(): void {
+    if (!this.current) return;
+    this.sink(this.current);
+    this.current = null;
+  }
+
+  private osloOpens(buf: Buffer, s: number, e: number): boolean {
+    if (!startsWithIsoTime(buf, s, e)) return this.current === null;
+    const key = this.headKey;
+    // Same "ts pid" and logger, and no context bracket: a traceback line of the open record.
+    if (key && e - s > key.length && buf.compare(key, 0, key.length, s, s + key.length) === 0) {
+      const header = readOsloHeader(buf, s, e);
+      if (header && header.pidEnd - s === key.length && this.headLogger && buf.compare(this.headLogger, 0, this.headLogger.length, header.loggerStart, header.loggerEnd) === 0) {
+        return opensContext(buf, header.restStart, e);
+      }
+    }
+    return true;
+  }
+
+  private rememberOsloHead(buf: Buffer, s: number, _e: number, header: OsloHeader | null): void {
+    if (!header) {
+      this.headKey = null;
+      this.headLogger = null;
+      return;
+    }
+    this.headKey = Buffer.from(buf.subarray(s, header.pidEnd));
+    this.headLogger = Buffer.from(buf.subarray(header.loggerStart, header.loggerEnd));
+  }
+
+  private textOpens(text: string): boolean {
+    const format = this.format as FormatName;
+    if (this.current === null) {
+      this.textKey = continuationKey(format, text);
+      this.previousEndsWithBackslash = text.endsWith("\\");
+      return true;
+    }
+    if (format === "qemu") {
+      // libvirt prints the QEMU command line one argument per line, each ending in " \".
+      const continues = this.previousEndsWithBackslash;
+      this.previousEndsWithBackslash = text.endsWith("\\");
+      return !continues;
+    }
+    if (format === "generic" || format === "journal-json") {
+      return !(format === "generic" && /^(\s|Traceback \(most recent call last\)|Caused by: )/.test(text));
+    }
+    if (!isHeaderLine(format, text)) return false;
+    const key = continuationKey(format, text);
+    if (key !== null && key === this.textKey && continuesInner(format, text)) return false;
+    this.textKey = key;
+    return true;
+  }
+}
+
+const syslogPrefix = /^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\S+|\d{10}\.\d{6}) (\S+ [^\s[:]+(?:\[\d+\])?): ?(.*)$/;
+const innerOslo = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \d+) \S+ (\S+) ?(.*)$/;
+const innerBare = /^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL|TRACE) ([a-z][\w.]*) ?(.*)$/;
+
+/** Journal and syslog lines continue a record when the same process logs the next traceback line. */
+function continuationKey(format: FormatName, text: string): string | null {
+  if (format !== "syslog" && format !== "httpd") return null;
+  if (format === "httpd") return /\[pid (\d+)/.exec(text)?.[1] ?? null;
+  const m = syslogPrefix.exec(text);
+  if (!m) return null;
+  const inner = m[2] ?? "";
+  const oslo = innerOslo.exec(inner);
+  if (oslo) return `${m[1]}|${oslo[1]}|${oslo[2]}`;
+  const bare = innerBare.exec(inner);
+  if (bare) return `${m[1]}|${bare[1]}`;
+  return `${m[1]}|`;
+}
+
+function continuesInner(format: FormatName, text: string): boolean {
+  if (format === "httpd") {
+    const message = /\] (?:\[(?:client|remote) [^\]]+\] )?(.*)$/.exec(text)?.[1] ?? "";
+    return /^(\s|Traceback \(most recent call last\))/.test(message);
+  }
+  const inner = syslogPrefix.exec(text)?.[2] ?? "";
+  if (/^\s/.test(inner)) return true;
+  const oslo = innerOslo.exec(inner) ?? innerBare.exec(inner);
+  if (!oslo) return false;
+  const rest = oslo[oslo.length - 1] ?? "";
+  return !rest.startsWith("[") || rest.startsWith("[instance: ");
+}

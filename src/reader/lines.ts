@@ -1,0 +1,164 @@
+// Frames decompressed bytes into lines without decoding them; line numbers come from counting `\n`.
+
+/** Called once per chunk with every complete line in it; the buffer is reused after the call returns. */
+export interface ChunkSink {
+  /**
+   * `starts[i]`..`ends[i]` are the bytes of line `firstLine + i` (no `\n`, no trailing `\r`).
+   * `regionEnd` bounds all of them, for prefilters that scan the whole region at once.
+   */
+  lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number, regionEnd: number): void;
+}
+
+const initialCapacity = 1 << 16;
+
+/**
+ * Carries the partial last line between chunks. A line longer than `maxLineBytes` keeps its first
+ * `maxLineBytes` bytes (enough to match on) and the rest is dropped up to its newline, so one
+ * 5 MB line cannot grow memory or shift the lines after it.
+ */
+export class LineSplitter {
+  private carry: Buffer = Buffer.alloc(0);
+  private carryLength = 0;
+  private skippingLongLine = false;
+  private lineNumber = 0;
+  private starts = new Uint32Array(initialCapacity);
+  private ends = new Uint32Array(initialCapacity);
+  /** Lines that were longer than the matching cap. */
+  truncatedLines = 0;
+  bytes = 0;
+
+  constructor(
+    private readonly sink: ChunkSink,
+    private readonly maxLineBytes = 1 << 20,
+  ) {}
+
+  get lines(): number {
+    return this.lineNumber;
+  }
+
+  push(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    let data = chunk;
+    let from = 0;
+    if (this.skippingLongLine) {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) return;
+      this.skippingLongLine = false;
+      from = nl + 1;
+    }
+    if (this.carryLength > 0) {
+      // Join the carried partial line with this chunk; only the carry is copied.
+      const nl = chunk.indexOf(10, from);
+      if (nl < 0) {
+        this.appendCarry(chunk, from, chunk.length);
+        return;
+      }
+      this.appendCarry(chunk, from, nl + 1);
+      const joined = this.carry.subarray(0, this.carryLength);
+      this.carryLength = 0;
+      this.frame(joined, 0, joined.length);
+      from = nl + 1;
+    }
+    data = chunk;
+    const last = data.lastIndexOf(10);
+    if (last < from) {
+      this.appendCarry(data, from, data.length);
+      return;
+    }
+    this.frame(data, from, last + 1);
+    if (last + 1 < data.length) this.appendCarry(data, last + 1, data.length);
+  }
+
+  /** Flushes a last line that has no newline. */
+  end(): void {
+    if (this.carryLength > 0) {
+      const rest = this.carry.subarray(0, this.carryLength);
+      this.carryLength = 0;
+      this.frameLines(rest, 0, rest.length, true);
+    }
+  }
+
+  private appendCarry(src: Buffer, from: number, to: number): void {
+    let length = to - from;
+    const room = this.maxLineBytes - this.carryLength;
+    if (length > room) {
+      // The line passed the cap: keep its head, drop the rest up to its newline.
+      const nl = src.indexOf(10, from);
+      if (nl >= 0 && nl < to) {
+        // Cannot happen for carries (they hold no newline) but keeps the framing honest.
+        length = Math.min(nl - from, room);
+      } else {
+        length = Math.max(room, 0);
+        this.skippingLongLine = to === src.length;
+      }
+      this.truncatedLines++;
+      if (length <= 0) {
+        this.flushTruncatedCarry();
+        return;
+      }
+      this.ensureCarry(this.carryLength + length);
+      src.copy(this.carry, this.carryLength, from, from + length);
+      this.carryLength += length;
+      this.flushTruncatedCarry();
+      return;
+    }
+    this.ensureCarry(this.carryLength + length);
+    src.copy(this.carry, this.carryLength, from, to);
+    this.carryLength += length;
+  }
+
+  /** Emits the capped head of an over-long line as the line itself. */
+  private flushTruncatedCarry(): void {
+    const head = Buffer.from(this.carry.subarray(0, this.carryLength));
+    this.carryLength = 0;
+    this.frameLines(head, 0, head.length, true);
+  }
+
+  private ensureCarry(size: number): void {
+    if (this.carry.length >= size) return;
+    const grown = Buffer.allocUnsafe(Math.max(size, this.carry.length * 2, 4096));
+    this.carry.copy(grown, 0, 0, this.carryLength);
+    this.carry = grown;
+  }
+
+  private frame(buf: Buffer, from: number, to: number): void {
+    this.frameLines(buf, from, to, false);
+  }
+
+  private frameLines(buf: Buffer, from: number, to: number, lastHasNoNewline: boolean): void {
+    let count = 0;
+    let s = from;
+    const firstLine = this.lineNumber + 1;
+    while (s < to) {
+      let nl = buf.indexOf(10, s);
+      if (nl < 0 || nl >= to) {
+        if (!lastHasNoNewline) break;
+        nl = to;
+      }
+      // A single line longer than the cap (inside one chunk) is matched on its head only.
+      let e = nl;
+      if (e - s > this.maxLineBytes) {
+        e = s + this.maxLineBytes;
+        this.truncatedLines++;
+      } else if (e > s && buf[e - 1] === 13) {
+        e--;
+      }
+      if (count === this.starts.length) this.growIndex();
+      this.starts[count] = s;
+      this.ends[count] = e;
+      count++;
+      s = nl + 1;
+    }
+    this.lineNumber += count;
+    if (count > 0) this.sink.lines(buf, this.starts, this.ends, count, firstLine, to);
+  }
+
+  private growIndex(): void {
+    const starts = new Uint32Array(this.starts.length * 2);
+    starts.set(this.starts);
+    const ends = new Uint32Array(this.ends.length * 2);
+    ends.set(this.ends);
+    this.starts = starts;
+    this.ends = ends;
+  }
+}
