@@ -200,8 +200,12 @@ export class RecordAssembler {
     if (this.current) this.current.lines = this.current.lines.map((line) => Buffer.from(line));
   }
 
+  /** The last record's first line number, once the source has ended. */
+  lastRecordLine: number | null = null;
+
   end(): void {
     this.lastRecordHead = this.current?.lines[0] ?? null;
+    this.lastRecordLine = this.current?.firstLine ?? null;
     this.flush();
   }
 

@@ -1,5 +1,5 @@
 // Opens one input by its content, not its name: plain text, gzip, or a refusal with a reason.
-import { createReadStream } from "node:fs";
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -168,5 +168,18 @@ export async function* readStreamChunks(stream: Readable): AsyncGenerator<Buffer
   yield head;
   for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
     yield typeof next.value === "string" ? Buffer.from(next.value) : next.value;
+  }
+}
+
+/** Config files are small: read whole, as UTF-8; a file over 4 MB is not a config file we judge. */
+export function readConfigText(path: string): string | { reason: string } {
+  try {
+    const info = statSync(path);
+    if (info.size > 4 << 20) return { reason: "over 4 MB; not read as configuration" };
+    const buf = readFileSync(path);
+    if (buf.subarray(0, binaryProbeBytes).includes(0)) return { reason: "binary file; not read as configuration" };
+    return buf.toString("utf8");
+  } catch (error) {
+    return { reason: describeError(error) };
   }
 }

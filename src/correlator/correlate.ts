@@ -1,0 +1,235 @@
+// Links findings across files, components and hosts by request id and instance UUID; names each incident's root cause.
+import type { Language, RelatedLine } from "../model.js";
+import { hashOfId } from "../parser/assemble.js";
+import type { FormatName } from "../parser/formats.js";
+import type { Rule } from "../ruleset/rule.js";
+import type { CollectedFinding, FindingCollector } from "../engine/findings.js";
+import { severityOrder } from "../engine/findings.js";
+import type { IdIndex } from "./index.js";
+import type { Observations } from "./observations.js";
+import { derivedFindings, derivedExplains } from "./derived.js";
+import { readRecordsAt, type RelatedRecord } from "./reread.js";
+
+export interface SourceInfo {
+  displayPath: string;
+  absPath: string;
+  host: string | null;
+  component: string | null;
+  format: FormatName;
+  firstTime: number | null;
+  lastTime: number | null;
+  /** First line of the last record: where a silent service stopped. */
+  lastLine: number | null;
+  captureTime: number | null;
+  /** Standard input copied to a temporary file so it can be read again. */
+  isSpool: boolean;
+}
+
+export interface CorrelationInput {
+  findings: CollectedFinding[];
+  collector: FindingCollector;
+  index: IdIndex;
+  sources: SourceInfo[];
+  observations: Observations;
+  rules: Rule[];
+  language: Language;
+  maxRelated: number;
+}
+
+export interface CorrelatedIncident {
+  id: string;
+  requestIds: string[];
+  instanceIds: string[];
+  summary: string;
+  members: CollectedFinding[];
+  root: CollectedFinding;
+}
+
+const layerRank: Record<string, number> = { hardware: 0, kernel: 1, config: 2, storage: 3, network: 4, libvirt: 5, qemu: 6, service: 7 };
+/** How far apart a libvirt line and nova's line for the same failure may be. */
+const sameFailureWindowMs = 60_000;
+
+function keysOf(c: CollectedFinding): string[] {
+  return [...c.finding.requestIds, ...c.finding.instanceIds, ...c.meta.keys];
+}
+
+/** libvirt and QEMU lines rarely carry nova's ids: take them from the domain name, or from nova's line for the same failure. */
+function attachInstanceIds(input: CorrelationInput): void {
+  const { observations, findings } = input;
+  for (const c of findings) {
+    const text = `${c.finding.message}`;
+    for (const m of text.matchAll(/\binstance-[0-9a-f]{8}\b/g)) {
+      const uuid = observations.domains.get(m[0]);
+      if (uuid && !c.finding.instanceIds.includes(uuid)) c.finding.instanceIds.push(uuid);
+    }
+  }
+  for (const c of findings) {
+    if (keysOf(c).length > 0 || c.meta.time === null || !c.meta.rule || c.meta.rule.kind !== "log") continue;
+    const twin = findings.find(
+      (o) => o !== c && o.finding.ruleId === c.finding.ruleId && o.finding.host === c.finding.host && o.finding.instanceIds.length > 0 && o.meta.time !== null && Math.abs((o.meta.time as number) - (c.meta.time as number)) <= sameFailureWindowMs,
+    );
+    if (twin) {
+      c.finding.instanceIds.push(...twin.finding.instanceIds);
+      for (const id of twin.finding.requestIds) if (!c.finding.requestIds.includes(id)) c.finding.requestIds.push(id);
+    }
+  }
+  // Index the libvirt lines that name a domain under its UUID, so they become related lines too.
+  for (const mention of observations.domainMentions) {
+    const uuid = observations.domains.get(mention.name);
+    if (uuid) input.index.add(hashOfId(uuid), mention.sourceIndex, mention.line);
+  }
+}
+
+function usefulness(r: RelatedRecord): number {
+  let score = 0;
+  const level = r.record.level;
+  if (level === "WARNING" || level === "ERROR" || level === "CRITICAL") score += 4;
+  const m = r.record.message;
+  if (/"(?:GET|POST|PUT|DELETE|PATCH) [^"]+" status: \d{3}/.test(m)) score += 4;
+  if (/Filter \w+ returned \d+ host|Filtering removed all hosts|Got no allocation candidates|has not been heard from/.test(m)) score += 3;
+  if (/Attempting claim|Claim successful|Took [\d.]+ seconds to (?:spawn|build)|Creating image|spawn|Selected host|Terminating instance|Deleting instance/i.test(m)) score += 1;
+  const component = r.record.component ?? "";
+  if (/conductor|compute|scheduler/.test(component)) score += 1;
+  if (/libvirt|virtqemud|qemu/.test(component) || r.record.format === "libvirt" || r.record.format === "qemu") score += 2;
+  if (level === "DEBUG") score -= 2;
+  return score;
+}
+
+function toRelated(r: RelatedRecord): RelatedLine {
+  return {
+    path: r.record.path,
+    line: r.record.line,
+    host: r.record.host,
+    component: r.record.component,
+    timestamp: r.record.timestamp,
+    level: r.record.level,
+    message: (r.record.message.split("\n", 1)[0] ?? "").slice(0, 500),
+  };
+}
+
+async function attachRelated(input: CorrelationInput): Promise<void> {
+  const wanted = new Set<number>();
+  for (const c of input.findings) for (const key of keysOf(c)) {
+    const h = hashOfId(key);
+    if (h >= 0) wanted.add(h);
+  }
+  if (wanted.size === 0) return;
+  const positions = input.index.lookup(wanted);
+  const records = await readRecordsAt(input.sources, positions, input.observations.domains);
+  const byKey = new Map<string, RelatedRecord[]>();
+  for (const r of records) {
+    for (const id of [...r.record.requestIds, ...r.record.instanceIds, ...r.extraIds]) {
+      let list = byKey.get(id);
+      if (!list) byKey.set(id, (list = []));
+      list.push(r);
+    }
+  }
+  for (const c of input.findings) {
+    const seen = new Set<string>();
+    const candidates: RelatedRecord[] = [];
+    for (const key of keysOf(c)) {
+      for (const r of byKey.get(key) ?? []) {
+        const where = `${r.record.path}:${r.record.line}`;
+        if (seen.has(where) || r.record.path === c.finding.path) continue;
+        seen.add(where);
+        candidates.push(r);
+      }
+    }
+    candidates.sort((a, b) => usefulness(b) - usefulness(a) || (a.record.time ?? 0) - (b.record.time ?? 0));
+    const chosen = candidates.slice(0, input.maxRelated);
+    chosen.sort((a, b) => (a.record.time ?? Infinity) - (b.record.time ?? Infinity) || a.record.line - b.record.line);
+    c.finding.related = chosen.map(toRelated);
+  }
+}
+
+class UnionFind {
+  private readonly parent: number[];
+  constructor(n: number) {
+    this.parent = Array.from({ length: n }, (_, i) => i);
+  }
+  find(i: number): number {
+    while (this.parent[i] !== i) {
+      const p = this.parent[i] as number;
+      this.parent[i] = this.parent[p] as number;
+      i = p;
+    }
+    return i;
+  }
+  union(a: number, b: number): void {
+    const ra = this.find(a);
+    const rb = this.find(b);
+    if (ra !== rb) this.parent[rb] = ra;
+  }
+}
+
+function explainsOf(c: CollectedFinding): string[] {
+  return [...(c.meta.rule?.explains ?? []), ...c.meta.explains, ...(derivedExplains[c.finding.ruleId] ?? [])];
+}
+
+function groupIncidents(input: CorrelationInput): CollectedFinding[][] {
+  const findings = input.findings;
+  const uf = new UnionFind(findings.length);
+  const owner = new Map<string, number>();
+  findings.forEach((c, i) => {
+    for (const key of keysOf(c)) {
+      const earlier = owner.get(key);
+      if (earlier === undefined) owner.set(key, i);
+      else uf.union(earlier, i);
+    }
+  });
+  // Findings with no ids (config, host-level) join the incidents of what they explain: same host first.
+  findings.forEach((c, i) => {
+    if (keysOf(c).length > 0) return;
+    const explained = explainsOf(c);
+    if (explained.length === 0) return;
+    const targets = findings.map((o, j) => ({ o, j })).filter(({ o, j }) => j !== i && explained.includes(o.finding.ruleId));
+    const sameHost = targets.filter(({ o }) => o.finding.host === c.finding.host);
+    for (const { j } of sameHost.length ? sameHost : targets) uf.union(i, j);
+  });
+  const groups = new Map<number, CollectedFinding[]>();
+  findings.forEach((c, i) => {
+    const root = uf.find(i);
+    let group = groups.get(root);
+    if (!group) groups.set(root, (group = []));
+    group.push(c);
+  });
+  return [...groups.values()].filter((g) => g.length >= 2);
+}
+
+/** The member that explains others and is explained by none; else infrastructure before service, then the earliest. */
+export function chooseRootCause(members: CollectedFinding[]): CollectedFinding {
+  const ids = new Set(members.map((m) => m.finding.ruleId));
+  const explainsMember = (c: CollectedFinding) => explainsOf(c).some((id) => ids.has(id) && id !== c.finding.ruleId);
+  const explainedBy = (c: CollectedFinding) => members.some((o) => o !== c && o.finding.ruleId !== c.finding.ruleId && explainsOf(o).includes(c.finding.ruleId));
+  let candidates = members.filter((c) => explainsMember(c) && !explainedBy(c));
+  if (candidates.length === 0) candidates = members.filter((c) => !explainedBy(c));
+  if (candidates.length === 0) candidates = members;
+  const ordered = [...candidates].sort(
+    (a, b) =>
+      (layerRank[a.meta.layer] ?? 9) - (layerRank[b.meta.layer] ?? 9) ||
+      (a.meta.time ?? Infinity) - (b.meta.time ?? Infinity) ||
+      severityOrder(a.finding.severity) - severityOrder(b.finding.severity),
+  );
+  return ordered[0] as CollectedFinding;
+}
+
+function summarise(root: CollectedFinding, members: CollectedFinding[]): string {
+  const where = [root.finding.component, root.finding.host && `on ${root.finding.host}`].filter(Boolean).join(" ");
+  const symptoms = [...new Set(members.filter((m) => m !== root && m.finding.ruleId !== root.finding.ruleId).map((m) => m.finding.title))];
+  const tail = symptoms.length ? `; led to: ${symptoms.slice(0, 4).join("; ")}${symptoms.length > 4 ? `; and ${symptoms.length - 4} more` : ""}` : "";
+  return `${root.finding.title}${where ? ` (${where})` : ""}${tail}`;
+}
+
+export async function correlate(input: CorrelationInput): Promise<CorrelatedIncident[]> {
+  attachInstanceIds(input);
+  for (const derived of derivedFindings(input)) input.findings.push(derived);
+  await attachRelated(input);
+  const groups = groupIncidents(input);
+  const incidents = groups.map((members, i): CorrelatedIncident => {
+    const root = chooseRootCause(members);
+    const requestIds = [...new Set(members.flatMap((m) => m.finding.requestIds))];
+    const instanceIds = [...new Set(members.flatMap((m) => m.finding.instanceIds))];
+    return { id: `I${i + 1}`, requestIds, instanceIds, members, root, summary: summarise(root, members) };
+  });
+  return incidents;
+}

@@ -1,0 +1,90 @@
+// What the correlator notes while the scan runs: accepted API requests, domain names, error records.
+import type { LogRecord } from "../model.js";
+import { hashOfId } from "../parser/assemble.js";
+import type { LogRule } from "../ruleset/rule.js";
+
+export interface ApiRequest {
+  requestIds: string[];
+  method: string;
+  url: string;
+  status: number;
+  time: number | null;
+  timestamp: string | null;
+  sourceIndex: number;
+  path: string;
+  line: number;
+  host: string | null;
+  component: string | null;
+  message: string;
+}
+
+function internalRule(id: string, hints: string[], pattern: string): LogRule {
+  return {
+    kind: "log",
+    id,
+    file: "(built in)",
+    title: { en: id, "zh-CN": id },
+    severity: "info",
+    layer: "service",
+    explains: [],
+    remediation: { en: "", "zh-CN": "" },
+    references: [],
+    where: { component: null, level: null, logger: null },
+    hints,
+    any: [new RegExp(pattern, "m")],
+    all: [],
+    not: [],
+    examples: { positive: [], negative: [], knownGaps: [] },
+  };
+}
+
+/** Lines the correlator needs decoded although no rule reports them. */
+export function observationRules(): LogRule[] {
+  return [
+    // nova ≥ Pike under uwsgi/httpd: '10.0.0.5 "POST /v2.1/servers" status: 202 len: …'; eventlet adds HTTP/1.1.
+    internalRule("_api-request", ["POST /v2.1/servers", "POST /v2/", "POST /v2.1/"], String.raw`"(?<method>POST) (?<url>/v2(?:\.1)?/(?:[0-9a-f]{32}/)?servers(?:/[^"\s]*)?)(?: HTTP/1\.[01])?" status: (?<status>\d{3})`),
+  ];
+}
+
+export class Observations {
+  readonly apiRequests: ApiRequest[] = [];
+  /** nova's domain names (instance-0000000a) and the UUIDs QEMU logs give them. */
+  readonly domains = new Map<string, string>();
+  /** Where libvirt lines name a domain, to index them under the UUID once it is known. */
+  readonly domainMentions: { name: string; sourceIndex: number; line: number }[] = [];
+  /** Hashes of the ids that ERROR and CRITICAL records carry. */
+  readonly errorIdHashes = new Set<number>();
+
+  add(ruleId: string, record: LogRecord, fields: Record<string, string>, sourceIndex: number): void {
+    if (ruleId !== "_api-request") return;
+    this.apiRequests.push({
+      requestIds: record.requestIds,
+      method: fields.method ?? "",
+      url: fields.url ?? "",
+      status: Number(fields.status),
+      time: record.time,
+      timestamp: record.timestamp,
+      sourceIndex,
+      path: record.path,
+      line: record.line,
+      host: record.host,
+      component: record.component,
+      message: record.message.split("\n", 1)[0] ?? "",
+    });
+  }
+
+  noteDomain(name: string, uuid: string): void {
+    if (!this.domains.has(name)) this.domains.set(name, uuid);
+  }
+
+  noteDomainMention(name: string, sourceIndex: number, line: number): void {
+    if (this.domainMentions.length < 100_000) this.domainMentions.push({ name, sourceIndex, line });
+  }
+
+  noteError(record: LogRecord): void {
+    for (const id of [...record.requestIds, ...record.instanceIds]) {
+      const h = hashOfId(id);
+      if (h >= 0) this.errorIdHashes.add(h);
+    }
+  }
+}

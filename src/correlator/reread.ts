@@ -1,0 +1,60 @@
+// The resolve pass: reads again only the files and lines the index points at, and decodes those records.
+import type { LogRecord } from "../model.js";
+import { RecordAssembler, type PendingRecord } from "../parser/assemble.js";
+import { findDomainNames } from "../parser/fields.js";
+import { buildRecord, type SourceContext } from "../parser/record.js";
+import { LineSplitter } from "../reader/lines.js";
+import { InputError, readFileChunks } from "../reader/open.js";
+import type { SourceInfo } from "./correlate.js";
+
+export interface RelatedRecord {
+  record: LogRecord;
+  sourceIndex: number;
+  /** Instance UUIDs a libvirt line names only through its domain name. */
+  extraIds: string[];
+}
+
+/** Beyond this many related records in all, the rest are not decoded (a busy instance has thousands). */
+const maxRecords = 50_000;
+const noHits = new Int32Array(0);
+
+export async function readRecordsAt(sources: SourceInfo[], positions: Map<number, Set<number>>, domains: Map<string, string> = new Map()): Promise<RelatedRecord[]> {
+  const out: RelatedRecord[] = [];
+  for (const [sourceIndex, lines] of [...positions.entries()].sort((a, b) => a[0] - b[0])) {
+    const info = sources[sourceIndex];
+    if (!info || out.length >= maxRecords) continue;
+    const ctx: SourceContext = { path: info.displayPath, host: info.host, component: info.component, instanceId: null, referenceMs: info.captureTime ?? info.lastTime ?? Date.now() };
+    let assembler: RecordAssembler;
+    const onPending = (pending: PendingRecord) => {
+      const wanted = lines.has(pending.firstLine);
+      if (!wanted && info.format !== "qemu") return;
+      const record = buildRecord(pending, assembler.format ?? info.format, ctx);
+      if (info.format === "qemu" && ctx.instanceId === null) {
+        const uuid = /(?:^|\s)-uuid ([0-9a-f-]{36})\b/.exec(record.message)?.[1];
+        if (uuid) ctx.instanceId = uuid;
+      }
+      if (!wanted || out.length >= maxRecords) return;
+      const extraIds = findDomainNames(record.message).flatMap((name) => {
+        const uuid = domains.get(name);
+        return uuid ? [uuid] : [];
+      });
+      out.push({ record, sourceIndex, extraIds });
+    };
+    assembler = new RecordAssembler(info.displayPath, onPending, () => false);
+    assembler.format = info.format;
+    const splitter = new LineSplitter({
+      lines(buf, starts, ends, count, firstLine) {
+        assembler.lines(buf, starts, ends, count, firstLine, noHits, noHits, 0);
+      },
+    });
+    try {
+      for await (const chunk of readFileChunks(info.absPath)) splitter.push(chunk);
+    } catch (error) {
+      // The first pass already reported this file; keep whatever was read.
+      if (!(error instanceof InputError)) throw error;
+    }
+    splitter.end();
+    assembler.end();
+  }
+  return out;
+}

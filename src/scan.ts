@@ -1,0 +1,313 @@
+// Composes the stages: reader → parser → engine → correlator → redaction. Returns a ScanResult; never prints.
+import { closeSync, openSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { checkConfigFiles } from "./engine/config-check.js";
+import { FindingCollector, type CollectedFinding } from "./engine/findings.js";
+import { Engine } from "./engine/match.js";
+import { Hits } from "./engine/prefilter.js";
+import { UnmatchedErrors } from "./engine/unmatched.js";
+import { correlate, type SourceInfo } from "./correlator/correlate.js";
+import { IdIndex } from "./correlator/index.js";
+import { Observations, observationRules } from "./correlator/observations.js";
+import type { Finding, Language, LogRecord, ScanResult, Severity, SkippedInput } from "./model.js";
+import { SEVERITIES } from "./model.js";
+import { RecordAssembler, hashOfId, type PendingRecord } from "./parser/assemble.js";
+import { componentFromPath, findDomainNames } from "./parser/fields.js";
+import { parseHead, type FormatName } from "./parser/formats.js";
+import { buildRecord, type SourceContext } from "./parser/record.js";
+import { collectInputs, type Source } from "./reader/inputs.js";
+import { LineSplitter } from "./reader/lines.js";
+import { InputError, readConfigText, readFileChunks, readStreamChunks } from "./reader/open.js";
+import { redactResult } from "./redact/redact.js";
+import type { LogRule, Rule } from "./ruleset/rule.js";
+
+export interface ScanOptions {
+  inputs: string[];
+  cwd: string;
+  rules: Rule[];
+  language: Language;
+  stdin?: Readable;
+  /** Time window; records without a time are kept. */
+  sinceMs?: number | null;
+  untilMs?: number | null;
+  /** A duration counted back from each sosreport's capture time (`--since 24h` on a sosreport). */
+  sinceDurationMs?: number | null;
+  maxRelated?: number;
+  correlate?: boolean;
+  redact?: boolean;
+  maxLineBytes?: number;
+  maxUnmatched?: number;
+  /** Called with each new finding as soon as its record is read (NDJSON streams these). */
+  onFinding?: (finding: Finding) => void;
+  /** Called once per input that was skipped or read only in part. */
+  onSkip?: (skipped: SkippedInput) => void;
+  /** Called with bytes read so far and the total known size, for a progress bar. */
+  onProgress?: (progress: { files: number; totalFiles: number; bytes: number; totalBytes: number }) => void;
+}
+
+/** Raised when there is nothing to scan at all: every input was missing or unreadable. */
+export class NoInputError extends Error {}
+
+function isSevereText(format: FormatName, line: string): boolean {
+  switch (format) {
+    case "libvirt":
+      return line.includes(": error : ") || line.includes(": warning : ");
+    case "journal-json":
+      return /"PRIORITY"\s*:\s*"[0-4]"/.test(line) || /"MESSAGE"\s*:\s*\[/.test(line);
+    case "zstack":
+      return / (?:ERROR|WARN|FATAL) /.test(line.slice(23, 31));
+    case "kvmagent":
+    case "syslog":
+    case "httpd":
+    case "rabbitmq":
+    case "mysql":
+    case "generic": {
+      const head = parseHead(format, line, { referenceMs: Date.now() });
+      return head.level === "WARNING" || head.level === "ERROR" || head.level === "CRITICAL";
+    }
+    default:
+      return false;
+  }
+}
+
+interface ScanState {
+  engine: Engine;
+  internal: Set<string>;
+  collector: FindingCollector;
+  unmatched: UnmatchedErrors;
+  observations: Observations;
+  index: IdIndex;
+  sources: SourceInfo[];
+  options: ScanOptions;
+  hits: Hits;
+  lines: number;
+  bytes: number;
+  truncatedLines: number;
+  skipped: SkippedInput[];
+}
+
+function skip(state: ScanState, entry: SkippedInput): void {
+  state.skipped.push(entry);
+  state.options.onSkip?.(entry);
+}
+
+function inWindow(state: ScanState, source: Source, time: number | null): boolean {
+  if (time === null) return true;
+  const { sinceMs, untilMs, sinceDurationMs } = state.options;
+  if (sinceMs != null && time < sinceMs) return false;
+  if (untilMs != null && time > untilMs) return false;
+  // A duration counts back from the sosreport's capture time, or from now for live logs.
+  if (sinceDurationMs != null && time < (source.captureTime ?? Date.now()) - sinceDurationMs) return false;
+  return true;
+}
+
+function handleRecord(state: ScanState, source: Source, sourceIndex: number, ctx: SourceContext, pending: PendingRecord, format: FormatName): void {
+  const record = buildRecord(pending, format, ctx);
+  const info = state.sources[sourceIndex] as SourceInfo;
+  if (record.host && !ctx.host && format !== "syslog" && format !== "journal-json") {
+    // libvirt's "hostname:" preamble and QEMU's startup line name the host for the rest of the file.
+    ctx.host = record.host;
+    info.host = record.host;
+  }
+  if (format === "qemu") learnQemuDomain(state, ctx, record, info);
+  for (const id of [...record.requestIds, ...record.instanceIds]) {
+    const h = hashOfId(id);
+    if (h >= 0) state.index.add(h, sourceIndex, record.line);
+  }
+  if (record.time !== null) {
+    info.firstTime ??= record.time;
+    info.lastTime = Math.max(info.lastTime ?? record.time, record.time);
+  }
+  if (!inWindow(state, source, record.time)) return;
+  if (format === "libvirt" || format === "syslog" || format === "journal-json") {
+    for (const name of findDomainNames(record.message)) state.observations.noteDomainMention(name, sourceIndex, record.line);
+  }
+  const candidates = pending.hits.length ? state.engine.candidates(pending.hits) : [];
+  const matches = candidates.length ? state.engine.matchRecord(record, candidates) : [];
+  let matchedRule = false;
+  for (const match of matches) {
+    if (state.internal.has(match.rule.id)) {
+      state.observations.add(match.rule.id, record, match.fields, sourceIndex);
+      continue;
+    }
+    matchedRule = true;
+    const collected = state.collector.addRecord(record, match.rule, match.fields, sourceIndex);
+    if (collected) state.options.onFinding?.(collected.finding);
+  }
+  // An instance set to ERROR is not its own cause: that record alone does not count as an error for it.
+  const onlySetError = matches.length > 0 && matches.every((m) => m.rule.id === "nova-set-instance-error" || state.internal.has(m.rule.id));
+  if ((record.level === "ERROR" || record.level === "CRITICAL") && !onlySetError) state.observations.noteError(record);
+  if (!matchedRule && isUnmatchedError(record)) state.unmatched.add(record, sourceIndex);
+}
+
+function isUnmatchedError(record: LogRecord): boolean {
+  if (record.level === "ERROR" || record.level === "CRITICAL") return true;
+  return record.message.includes("Traceback (most recent call last)") && record.level !== "DEBUG" && record.level !== "INFO";
+}
+
+/** A QEMU domain log names its domain (`-name guest=instance-0000000a`) and nova's UUID (`-uuid`). */
+function learnQemuDomain(state: ScanState, ctx: SourceContext, record: LogRecord, info: SourceInfo): void {
+  const uuid = /(?:^|\s)-uuid ([0-9a-f-]{36})\b/.exec(record.message)?.[1];
+  if (!uuid) return;
+  const name = /-name (?:guest=)?([^,\s\\]+)/.exec(record.message)?.[1] ?? path.basename(info.displayPath).replace(/\.log.*$/, "");
+  ctx.instanceId = uuid;
+  state.observations.noteDomain(name, uuid);
+  if (!record.instanceIds.includes(uuid)) record.instanceIds.push(uuid);
+}
+
+async function scanSource(state: ScanState, source: Source, sourceIndex: number, given?: AsyncIterable<Buffer>): Promise<void> {
+  const info = state.sources[sourceIndex] as SourceInfo;
+  const ctx: SourceContext = {
+    path: source.displayPath,
+    host: source.host,
+    component: source.kind === "stdin" ? null : componentFromPath(source.displayPath),
+    instanceId: null,
+    referenceMs: source.captureTime ?? source.mtimeMs ?? Date.now(),
+  };
+  info.component = ctx.component;
+  let assembler: RecordAssembler;
+  const onPending = (pending: PendingRecord) => {
+    const format = assembler.format ?? "generic";
+    if (pending.hits.length > 0 || pending.severe || format === "qemu") {
+      handleRecord(state, source, sourceIndex, ctx, pending, format);
+    } else {
+      for (const h of pending.idHashes) state.index.add(h, sourceIndex, pending.firstLine);
+    }
+  };
+  assembler = new RecordAssembler(source.displayPath, onPending, isSevereText);
+  const prefilter = state.engine.prefilter;
+  const splitter = new LineSplitter(
+    {
+      lines(buf, starts, ends, count, firstLine, regionEnd) {
+        prefilter.scan(buf, starts[0] ?? 0, regionEnd, state.hits);
+        assembler.lines(buf, starts, ends, count, firstLine, state.hits.positions, state.hits.ids, state.hits.count);
+      },
+    },
+    state.options.maxLineBytes,
+  );
+  let spoolFd: number | null = null;
+  if (source.kind === "stdin") {
+    // Standard input cannot be read twice; a spool lets the correlator re-read related lines.
+    info.absPath = path.join(tmpdir(), `cloudtriage-stdin-${process.pid}-${Date.now()}.log`);
+    info.isSpool = true;
+    spoolFd = openSync(info.absPath, "w", 0o600);
+  }
+  try {
+    const chunks = given ?? (source.kind === "stdin" ? readStreamChunks(state.options.stdin ?? (process.stdin as Readable)) : readFileChunks(source.absPath));
+    for await (const chunk of chunks) {
+      if (spoolFd !== null) writeSync(spoolFd, chunk);
+      splitter.push(chunk);
+      state.options.onProgress?.({ files: sourceIndex, totalFiles: state.sources.length, bytes: state.bytes + splitter.bytes, totalBytes: 0 });
+    }
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    skip(state, { path: source.displayPath, reason: error.reason });
+  } finally {
+    if (spoolFd !== null) closeSync(spoolFd);
+  }
+  splitter.end();
+  assembler.end();
+  info.format = assembler.format ?? "generic";
+  info.lastLine = assembler.lastRecordLine;
+  const last = assembler.lastRecordHead;
+  if (last) {
+    const head = parseHead(info.format, last.toString("utf8"), { referenceMs: ctx.referenceMs });
+    if (head.time) info.lastTime = Math.max(info.lastTime ?? head.time.time, head.time.time);
+  }
+  state.lines += splitter.lines;
+  state.bytes += splitter.bytes;
+  state.truncatedLines += splitter.truncatedLines;
+}
+
+function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[]): ScanState {
+  const logRules = rules.filter((r): r is LogRule => r.kind === "log");
+  const internalRules = observationRules();
+  return {
+    engine: new Engine([...logRules, ...internalRules]),
+    internal: new Set(internalRules.map((r) => r.id)),
+    collector: new FindingCollector(options.language),
+    unmatched: new UnmatchedErrors(),
+    observations: new Observations(),
+    index: new IdIndex(),
+    sources,
+    options,
+    hits: new Hits(),
+    lines: 0,
+    bytes: 0,
+    truncatedLines: 0,
+    skipped: [],
+  };
+}
+
+/**
+ * Runs the real reader framing, parser and engine over text held in memory, as if it were the file
+ * `sourcePath` (which gives the component and format). Rule examples are tested this way.
+ */
+export async function scanText(text: string, sourcePath: string, rules: Rule[], language: Language = "en"): Promise<Finding[]> {
+  const options: ScanOptions = { inputs: [], cwd: ".", rules, language, correlate: false, redact: false };
+  const info: SourceInfo = { displayPath: sourcePath, absPath: sourcePath, host: null, component: null, format: "generic", firstTime: null, lastTime: null, lastLine: null, captureTime: null, isSpool: false };
+  const state = newState(options, rules, [info]);
+  const source: Source = { kind: "file", absPath: sourcePath, displayPath: sourcePath, host: null, captureTime: null, mtimeMs: Date.now() };
+  await scanSource(state, source, 0, (async function* () {
+    yield Buffer.from(text, "utf8");
+  })());
+  return state.collector.findings.map((c) => c.finding);
+}
+
+export async function scan(options: ScanOptions): Promise<ScanResult> {
+  const inputs = options.inputs.length ? options.inputs : ["-"];
+  const collected = await collectInputs(inputs, options.cwd);
+  const state = newState(
+    options,
+    options.rules,
+    collected.sources.map((s) => ({ displayPath: s.displayPath, absPath: s.absPath, host: s.host, component: null, format: "generic", firstTime: null, lastTime: null, lastLine: null, captureTime: s.captureTime, isSpool: false })),
+  );
+  for (const entry of collected.skipped) skip(state, entry);
+  if (collected.sources.length === 0 && collected.configFiles.length === 0) {
+    throw new NoInputError(collected.skipped.length ? `no readable input: ${collected.skipped.map((s) => `${s.path}: ${s.reason}`).join("; ")}` : "no input files found");
+  }
+  try {
+    for (let i = 0; i < collected.sources.length; i++) await scanSource(state, collected.sources[i] as Source, i);
+    const configFiles = collected.configFiles.flatMap((source, i) => {
+      const text = readConfigText(source.absPath);
+      if (typeof text !== "string") {
+        skip(state, { path: source.displayPath, reason: text.reason });
+        return [];
+      }
+      return [{ path: source.displayPath, host: source.host, text, sourceIndex: collected.sources.length + i }];
+    });
+    checkConfigFiles(configFiles, options.rules, state.collector, options.language);
+    const all: CollectedFinding[] = state.collector.findings;
+    const incidents = options.correlate === false ? [] : await correlate({ findings: all, collector: state.collector, index: state.index, sources: state.sources, observations: state.observations, rules: options.rules, language: options.language, maxRelated: options.maxRelated ?? 20 });
+    for (const f of state.unmatched.findings(options.maxUnmatched ?? 10, options.language)) all.push(f);
+    const findings = all.map((c, i) => {
+      c.finding.id = `F${i + 1}`;
+      return c.finding;
+    });
+    const finalIncidents = incidents.map((incident) => ({ ...incident, findings: incident.members.map((m) => m.finding.id), rootCause: incident.root.finding.id, members: undefined, root: undefined }));
+    const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+    for (const f of findings) bySeverity[f.severity]++;
+    const result: ScanResult = {
+      schemaVersion: 1,
+      language: options.language,
+      summary: {
+        files: collected.sources.length + collected.configFiles.length,
+        lines: state.lines,
+        bytes: state.bytes,
+        findings: findings.length,
+        incidents: finalIncidents.length,
+        bySeverity,
+        skipped: state.skipped,
+        truncatedLines: state.truncatedLines,
+        suppressed: 0,
+      },
+      findings,
+      incidents: finalIncidents.map(({ id, requestIds, instanceIds, findings: ids, rootCause, summary }) => ({ id, requestIds, instanceIds, findings: ids, rootCause, summary })),
+    };
+    return options.redact === false ? result : redactResult(result);
+  } finally {
+    for (const info of state.sources) if (info.isSpool) rmSync(info.absPath, { force: true });
+  }
+}
