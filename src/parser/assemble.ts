@@ -81,10 +81,17 @@ function readOsloHeader(buf: Buffer, s: number, e: number): OsloHeader | null {
 
 const instanceTag = Buffer.from("[instance: ");
 
+/** Whether `needle` sits at `pos`, never reading past `end`. */
+function bytesAt(buf: Buffer, pos: number, end: number, needle: Buffer): boolean {
+  if (pos < 0 || pos + needle.length > end) return false;
+  for (let i = 0; i < needle.length; i++) if (buf[pos + i] !== needle[i]) return false;
+  return true;
+}
+
 /** A context bracket ("[-]", "[req-…", "[None req-…") opens a record; "[instance: …]" or none continues one. */
 function opensContext(buf: Buffer, restStart: number, e: number): boolean {
   if (restStart < 0 || buf[restStart] !== 91) return false;
-  return !(e - restStart >= instanceTag.length && buf.compare(instanceTag, 0, instanceTag.length, restStart, restStart + instanceTag.length) === 0);
+  return !bytesAt(buf, restStart, e, instanceTag);
 }
 
 const REQ = Buffer.from("req-");
@@ -97,7 +104,7 @@ function osloHeaderIds(buf: Buffer, restStart: number, e: number): number[] {
   const limit = Math.min(e, restStart + 400);
   // Walk the bracket's space-separated tokens; request ids start with "req-".
   while (p < limit && buf[p] !== 93) {
-    if (buf[p] === 114 && buf.compare(REQ, 0, 4, p, p + 4) === 0) {
+    if (buf[p] === 114 && bytesAt(buf, p, limit, REQ)) {
       const h = hashOfHex(buf, p + 4);
       if (h >= 0) out.push(h);
     }
@@ -105,10 +112,10 @@ function osloHeaderIds(buf: Buffer, restStart: number, e: number): number[] {
     if (buf[p] === SPACE) p++;
   }
   // "] [instance: "
-  if (buf[p] === 93 && buf[p + 1] === SPACE && buf.compare(instanceTag, 0, instanceTag.length, p + 2, p + 2 + instanceTag.length) === 0) {
+  if (buf[p] === 93 && buf[p + 1] === SPACE && bytesAt(buf, p + 2, e - 8, instanceTag)) {
     const h = hashOfHex(buf, p + 2 + instanceTag.length);
     if (h >= 0) out.push(h);
-  } else if (buf.compare(instanceTag, 0, instanceTag.length, restStart, restStart + instanceTag.length) === 0) {
+  } else if (bytesAt(buf, restStart, e - 8, instanceTag)) {
     const h = hashOfHex(buf, restStart + instanceTag.length);
     if (h >= 0) out.push(h);
   }
@@ -219,9 +226,10 @@ export class RecordAssembler {
     if (!startsWithIsoTime(buf, s, e)) return this.current === null;
     const key = this.headKey;
     // Same "ts pid" and logger, and no context bracket: a traceback line of the open record.
-    if (key && e - s > key.length && buf.compare(key, 0, key.length, s, s + key.length) === 0) {
+    if (key && bytesAt(buf, s, e, key)) {
       const header = readOsloHeader(buf, s, e);
-      if (header && header.pidEnd - s === key.length && this.headLogger && buf.compare(this.headLogger, 0, this.headLogger.length, header.loggerStart, header.loggerEnd) === 0) {
+      const logger = this.headLogger;
+      if (header && header.pidEnd - s === key.length && logger && header.loggerEnd - header.loggerStart === logger.length && bytesAt(buf, header.loggerStart, header.loggerEnd, logger)) {
         return opensContext(buf, header.restStart, e);
       }
     }
@@ -246,8 +254,9 @@ export class RecordAssembler {
       return true;
     }
     if (format === "qemu") {
-      // libvirt prints the QEMU command line one argument per line, each ending in " \".
-      const continues = this.previousEndsWithBackslash;
+      // libvirt prints the QEMU command line one argument per line, each ending in " \", right after "starting up".
+      const afterStartup = this.current.lines.length === 1 && text.endsWith("\\") && (this.current.lines[0]?.includes("starting up") ?? false);
+      const continues = this.previousEndsWithBackslash || afterStartup;
       this.previousEndsWithBackslash = text.endsWith("\\");
       return !continues;
     }
