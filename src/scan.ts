@@ -264,10 +264,10 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     options.rules,
     collected.sources.map((s) => ({ displayPath: s.displayPath, absPath: s.absPath, host: s.host, component: null, format: "generic", firstTime: null, lastTime: null, lastLine: null, captureTime: s.captureTime, isSpool: false })),
   );
-  for (const entry of collected.skipped) skip(state, entry);
   if (collected.sources.length === 0 && collected.configFiles.length === 0) {
-    throw new NoInputError(collected.skipped.length ? `no readable input: ${collected.skipped.map((s) => `${s.path}: ${s.reason}`).join("; ")}` : "no input files found");
+    throw new NoInputError(collected.skipped.length ? `no readable input: ${collected.skipped.map((s) => `${s.path}: ${s.reason}`).join("; ")}` : `no log files found in ${inputs.join(", ")}`);
   }
+  for (const entry of collected.skipped) skip(state, entry);
   try {
     for (let i = 0; i < collected.sources.length; i++) await scanSource(state, collected.sources[i] as Source, i);
     const configFiles = collected.configFiles.flatMap((source, i) => {

@@ -1,0 +1,164 @@
+// The command line as an operator meets it: exit codes, stdin, formats, colour, errors on stderr.
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { run, type CliIO } from "../src/cli/run.js";
+
+const bin = path.resolve("bin/cloudtriage.js");
+
+const conductor = [
+  "2024-03-12 10:15:39.001 2744 INFO nova.conductor.manager [None req-0c4f9e3d-0a57-4b41-8f46-1c3e5d7f9a01 - - default default] Scheduling",
+  "2024-03-12 10:15:40.121 2744 WARNING nova.scheduler.utils [None req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27 - - default default] Failed to compute_task_build_instances: No valid host was found. There are not enough hosts available.",
+  "2024-03-12 10:15:41.121 2744 INFO nova.conductor.manager [None req-0c4f9e3d-0a57-4b41-8f46-1c3e5d7f9a01 - - default default] Done",
+  "",
+].join("\n");
+
+function tree(files: Record<string, string>): string {
+  const root = mkdtempSync(path.join(tmpdir(), "ct-cli-"));
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+    writeFileSync(path.join(root, name), content);
+  }
+  return root;
+}
+
+async function runIn(argv: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
+  let stdout = "";
+  let stderr = "";
+  const out = new PassThrough();
+  out.on("data", (d) => (stdout += d));
+  const err = new PassThrough();
+  err.on("data", (d) => (stderr += d));
+  const stdin = Readable.from(options.stdin !== undefined ? [Buffer.from(options.stdin)] : []) as Readable & { isTTY?: boolean };
+  if (options.stdin === undefined) stdin.isTTY = true;
+  const io: CliIO = { stdout: out, stderr: err, stdin, env: options.env ?? {}, cwd: options.cwd ?? process.cwd() };
+  const code = await run(argv, io);
+  return { code, stdout, stderr };
+}
+
+function spawnBin(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; closeAfterFirstLine?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d;
+      if (options.closeAfterFirstLine && stdout.includes("\n")) child.stdout.destroy();
+    });
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    if (options.input !== undefined) child.stdin.end(options.input);
+    else child.stdin.end();
+  });
+}
+
+describe("cloudtriage scan", () => {
+  it("reports a finding with path and line, and exits 1", async () => {
+    const root = tree({ "var/log/nova/nova-conductor.log": conductor });
+    const { code, stdout } = await runIn(["scan", root, "--format", "json"]);
+    expect(code).toBe(1);
+    const result = JSON.parse(stdout);
+    expect(result.schemaVersion).toBe(1);
+    expect(result.findings.map((f: { ruleId: string; path: string; line: number }) => [f.ruleId, f.path, f.line])).toEqual([["nova-no-valid-host", "var/log/nova/nova-conductor.log", 2]]);
+    expect(result.findings[0].component).toBe("nova-conductor");
+    expect(result.findings[0].requestIds).toEqual(["req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27"]);
+    expect(Object.keys(result.summary)).toEqual(expect.arrayContaining(["files", "lines", "bytes", "findings", "incidents", "bySeverity", "skipped"]));
+    expect(result.summary.lines).toBe(3);
+  });
+
+  it("exits 0 with --fail-on never and with a clean tree", async () => {
+    const root = tree({ "var/log/nova/nova-conductor.log": conductor, "clean/var/log/nova/nova-api.log": "2024-03-12 10:00:00.000 1 INFO nova.api [-] ok\n" });
+    expect((await runIn(["scan", root, "--fail-on", "never"])).code).toBe(0);
+    expect((await runIn(["scan", path.join(root, "clean")])).code).toBe(0);
+  });
+
+  it("exits 2 on a usage error, never commander's 1", async () => {
+    const bad = await runIn(["scan", "--format", "yaml", "x"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/yaml/);
+    expect((await runIn(["scan", "--no-such-flag"])).code).toBe(2);
+    expect((await runIn(["frobnicate"])).code).toBe(2);
+  });
+
+  it("exits 2 when no input can be read, naming the path", async () => {
+    const { code, stderr } = await runIn(["scan", "/nonexistent/nova.log"]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^cloudtriage: no readable input: \/nonexistent\/nova.log: no such file/);
+  });
+
+  it("reads standard input when given - and reports its path as -", async () => {
+    const { code, stdout } = await runIn(["scan", "-", "--format", "json"], { stdin: conductor });
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout).findings[0]).toMatchObject({ path: "-", line: 2, ruleId: "nova-no-valid-host" });
+  });
+
+  it("writes one JSON finding per line with --format ndjson", async () => {
+    const second = conductor.replace("req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27", "req-7d3e604e-126d-4fc4-a14f-a2770f843a66");
+    const { stdout } = await runIn(["scan", "-", "--format", "ndjson"], { stdin: conductor + second + conductor });
+    const lines = stdout.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines.map((l) => JSON.parse(l).line)).toEqual([2, 5]);
+  });
+
+  it("folds identical repeats into one finding with a count", async () => {
+    const { stdout } = await runIn(["scan", "-", "--format", "json"], { stdin: conductor + conductor + conductor });
+    const findings = JSON.parse(stdout).findings;
+    expect(findings.map((f: { line: number; count: number }) => [f.line, f.count])).toEqual([[2, 3]]);
+  });
+
+  it("names a broken rule file with file:line:col and exits 2", async () => {
+    const pack = tree({ "bad/bad-rule.yaml": "id: bad-rule\ntitle: x\nseverity: loud\n" });
+    const { code, stderr } = await runIn(["scan", "-", "--rules", path.join(pack, "bad")], { stdin: conductor });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/bad-rule\.yaml:3:11: `severity`: /);
+  });
+
+  it("refuses a rule whose regex can backtrack catastrophically", async () => {
+    const pack = tree({
+      "p/slow-rule.yaml": [
+        "id: slow-rule",
+        "title: {en: slow, zh-CN: 慢}",
+        "severity: error",
+        "hint: No valid host",
+        "match: '(No valid host\\s?)+$'",
+        "remediation: {en: x, zh-CN: 中}",
+        "references: ['https://example.org/x']",
+        "examples: {positive: [{line: a}], negative: [{line: b, why: c}]}",
+        "",
+      ].join("\n"),
+    });
+    const { code, stderr } = await runIn(["scan", "-", "--rules", path.join(pack, "p")], { stdin: conductor });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/slow-rule\.yaml:5:8: regular expression may backtrack catastrophically/);
+  });
+});
+
+describe("the installed command", () => {
+  it("reads a pipe when no path is given", async () => {
+    const { code, stdout } = await spawnBin(["scan", "--format", "json"], { input: conductor });
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout).findings).toHaveLength(1);
+  });
+
+  it("ends quietly when the reader of stdout goes away (| head -1)", async () => {
+    const input = Array.from({ length: 400 }, () => conductor).join("");
+    const { stderr } = await spawnBin(["scan", "-", "--format", "ndjson"], { input, closeAfterFirstLine: true });
+    expect(stderr).not.toMatch(/Error|at /);
+  });
+
+  it("honours NO_COLOR over FORCE_COLOR, and --color over both", async () => {
+    const plain = await spawnBin(["scan", "-"], { input: conductor, env: { NO_COLOR: "1", FORCE_COLOR: "1" } });
+    expect(plain.stdout).not.toMatch(/\x1b\[/);
+    const forced = await spawnBin(["scan", "-", "--color"], { input: conductor, env: { NO_COLOR: "1" } });
+    expect(forced.stdout).toMatch(/\x1b\[/);
+  });
+
+  it("prints usage errors on stderr with exit 2", async () => {
+    const { code, stderr } = await spawnBin(["scan", "--fail-on", "sometimes", "x"]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/fail-on/);
+  });
+});

@@ -1,0 +1,55 @@
+// Every rule proves itself: each example runs through the real reader framing, parser and engine.
+import { describe, expect, it } from "vitest";
+import { loadRules } from "../src/ruleset/load.js";
+import { lintRules } from "../src/ruleset/lint.js";
+import { testRules } from "../src/rule-tester.js";
+import { scanText } from "../src/scan.js";
+
+const rules = loadRules();
+
+describe("the built-in pack", () => {
+  it("loads and has rules", () => {
+    expect(rules.length).toBeGreaterThan(0);
+  });
+
+  it("is clean under rules lint", () => {
+    expect(lintRules(rules, ["request-lost", "service-silent", "instance-error-without-cause", "unmatched-error"])).toEqual([]);
+  });
+});
+
+for (const rule of rules) {
+  describe(rule.id, () => {
+    if (rule.kind === "config") {
+      it("passes its configuration examples", async () => {
+        const results = await testRules([rule], rules);
+        expect(results.filter((r) => !r.ok)).toEqual([]);
+        expect(results.length).toBeGreaterThanOrEqual(2);
+      });
+      return;
+    }
+    rule.examples.positive.forEach((example, i) => {
+      it(`fires once on positive example ${i + 1}: ${example.line.slice(0, 70)}`, async () => {
+        const findings = (await scanText(`${example.line}\n`, example.source, rules)).filter((f) => f.ruleId === rule.id);
+        expect(findings).toHaveLength(1);
+        const finding = findings[0]!;
+        expect(finding.line).toBe(1);
+        for (const [name, value] of Object.entries(example.fields ?? {})) expect(finding.fields[name], `field ${name}`).toBe(value);
+        for (const id of example.requestIds ?? []) expect(finding.requestIds).toContain(id);
+        for (const id of example.instanceIds ?? []) expect(finding.instanceIds).toContain(id);
+      });
+    });
+    rule.examples.negative.forEach((example, i) => {
+      it(`stays quiet on negative example ${i + 1} (${example.why?.slice(0, 60)})`, async () => {
+        const findings = (await scanText(`${example.line}\n`, example.source, rules)).filter((f) => f.ruleId === rule.id);
+        expect(findings).toEqual([]);
+      });
+    });
+    rule.examples.knownGaps.forEach((example, i) => {
+      // A known gap is written down and run; fixing it turns this red until it is promoted to a positive.
+      it.fails(`known gap ${i + 1} still fails (${example.why?.slice(0, 60)})`, async () => {
+        const findings = (await scanText(`${example.line}\n`, example.source, rules)).filter((f) => f.ruleId === rule.id);
+        expect(findings).toHaveLength(1);
+      });
+    });
+  });
+}
