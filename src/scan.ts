@@ -167,7 +167,6 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     referenceMs: source.captureTime ?? source.mtimeMs ?? Date.now(),
   };
   info.component = ctx.component;
-  let assembler: RecordAssembler;
   const onPending = (pending: PendingRecord) => {
     const format = assembler.format ?? "generic";
     if (pending.hits.length > 0 || pending.severe || format === "qemu") {
@@ -176,7 +175,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
       for (const h of pending.idHashes) state.index.add(h, sourceIndex, pending.firstLine);
     }
   };
-  assembler = new RecordAssembler(source.displayPath, onPending, isSevereText);
+  const assembler: RecordAssembler = new RecordAssembler(source.displayPath, onPending, isSevereText);
   const prefilter = state.engine.prefilter;
   const splitter = new LineSplitter(
     {

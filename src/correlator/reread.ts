@@ -24,7 +24,6 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
     const info = sources[sourceIndex];
     if (!info || out.length >= maxRecords) continue;
     const ctx: SourceContext = { path: info.displayPath, host: info.host, component: info.component, instanceId: null, referenceMs: info.captureTime ?? info.lastTime ?? Date.now() };
-    let assembler: RecordAssembler;
     const onPending = (pending: PendingRecord) => {
       const wanted = lines.has(pending.firstLine);
       if (!wanted && info.format !== "qemu") return;
@@ -40,7 +39,7 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
       });
       out.push({ record, sourceIndex, extraIds });
     };
-    assembler = new RecordAssembler(info.displayPath, onPending, () => false);
+    const assembler: RecordAssembler = new RecordAssembler(info.displayPath, onPending, () => false);
     assembler.format = info.format;
     const splitter = new LineSplitter({
       lines(buf, starts, ends, count, firstLine) {

@@ -317,7 +317,7 @@ function parseMysql(line: string): LineHead | null {
   const m = mysqlHead.exec(line);
   if (!m) return null;
   const head = emptyHead(m[4] ?? "");
-  head.time = parseIsoTime((m[1] ?? "").replace(/ (\d):/, " 0$1:").replace(/  /, " "));
+  head.time = parseIsoTime((m[1] ?? "").replace(/ (\d):/, " 0$1:").replace(/ {2}/, " "));
   head.level = normaliseLevel(m[3] === "Note" ? "INFO" : m[3]);
   return head;
 }
