@@ -17,7 +17,7 @@ import { RecordAssembler, hashOfId, type PendingRecord } from "./parser/assemble
 import { componentFromPath, findDomainNames } from "./parser/fields.js";
 import { parseHead, type FormatName } from "./parser/formats.js";
 import { buildRecord, type SourceContext } from "./parser/record.js";
-import { collectInputs, type Source } from "./reader/inputs.js";
+import { collectInputs, rotationKey, type Source } from "./reader/inputs.js";
 import { LineSplitter } from "./reader/lines.js";
 import { InputError, readConfigText, readFileChunks, readStreamChunks } from "./reader/open.js";
 import { redactResult } from "./redact/redact.js";
@@ -210,6 +210,12 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   assembler.end();
   info.format = assembler.format ?? "generic";
   info.lastLine = assembler.lastRecordLine;
+  info.records = assembler.records;
+  const first = assembler.firstRecordHead;
+  if (first) {
+    const head = parseHead(info.format, first.toString("utf8"), { referenceMs: ctx.referenceMs });
+    if (head.time) info.firstTime = Math.min(info.firstTime ?? head.time.time, head.time.time);
+  }
   const last = assembler.lastRecordHead;
   if (last) {
     const head = parseHead(info.format, last.toString("utf8"), { referenceMs: ctx.referenceMs });
@@ -218,6 +224,27 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   state.lines += splitter.lines;
   state.bytes += splitter.bytes;
   state.truncatedLines += splitter.truncatedLines;
+}
+
+function sourceInfo(s: Source): SourceInfo {
+  const dir = path.posix.dirname(s.displayPath);
+  const varLog = s.displayPath.indexOf("var/log/");
+  const treeKey = s.host ? `host:${s.host}` : varLog >= 0 ? `dir:${s.displayPath.slice(0, varLog)}` : `dir:${dir}`;
+  return {
+    displayPath: s.displayPath,
+    absPath: s.absPath,
+    host: s.host,
+    component: null,
+    format: "generic",
+    firstTime: null,
+    lastTime: null,
+    lastLine: null,
+    records: 0,
+    isLive: rotationKey(path.posix.basename(s.displayPath)).age === 0,
+    treeKey,
+    captureTime: s.captureTime,
+    isSpool: false,
+  };
 }
 
 function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[]): ScanState {
@@ -246,9 +273,8 @@ function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[]): S
  */
 export async function scanText(text: string, sourcePath: string, rules: Rule[], language: Language = "en"): Promise<Finding[]> {
   const options: ScanOptions = { inputs: [], cwd: ".", rules, language, correlate: false, redact: false };
-  const info: SourceInfo = { displayPath: sourcePath, absPath: sourcePath, host: null, component: null, format: "generic", firstTime: null, lastTime: null, lastLine: null, captureTime: null, isSpool: false };
-  const state = newState(options, rules, [info]);
   const source: Source = { kind: "file", absPath: sourcePath, displayPath: sourcePath, host: null, captureTime: null, mtimeMs: Date.now() };
+  const state = newState(options, rules, [sourceInfo(source)]);
   await scanSource(state, source, 0, (async function* () {
     yield Buffer.from(text, "utf8");
   })());
@@ -261,7 +287,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   const state = newState(
     options,
     options.rules,
-    collected.sources.map((s) => ({ displayPath: s.displayPath, absPath: s.absPath, host: s.host, component: null, format: "generic", firstTime: null, lastTime: null, lastLine: null, captureTime: s.captureTime, isSpool: false })),
+    collected.sources.map((s) => sourceInfo(s)),
   );
   if (collected.sources.length === 0 && collected.configFiles.length === 0) {
     throw new NoInputError(collected.skipped.length ? `no readable input: ${collected.skipped.map((s) => `${s.path}: ${s.reason}`).join("; ")}` : `no log files found in ${inputs.join(", ")}`);

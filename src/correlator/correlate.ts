@@ -20,6 +20,11 @@ export interface SourceInfo {
   lastTime: number | null;
   /** First line of the last record: where a silent service stopped. */
   lastLine: number | null;
+  records: number;
+  /** The live file of a rotated series (`x.log`, not `x.log.1`). */
+  isLive: boolean;
+  /** Files of one capture: the host root, or the folder that holds var/log, or the file's folder. */
+  treeKey: string;
   captureTime: number | null;
   /** Standard input copied to a temporary file so it can be read again. */
   isSpool: boolean;

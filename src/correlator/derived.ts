@@ -2,7 +2,7 @@
 import type { Language, Severity } from "../model.js";
 import type { CollectedFinding } from "../engine/findings.js";
 import { hashOfId } from "../parser/assemble.js";
-import type { CorrelationInput } from "./correlate.js";
+import type { CorrelationInput, SourceInfo } from "./correlate.js";
 
 /** Causal edges of the built-in findings, as rule files declare theirs. */
 export const derivedExplains: Record<string, string[]> = {
@@ -54,6 +54,9 @@ const texts: Record<string, Text> = {
 /** Services that log on a timer; an API or a CLI log may rightly be quiet for hours. */
 const periodic = (component: string | null) => !!component && !/api|wsgi|manage|status|httpd|keystone|horizon|placement|metadata|novncproxy|spicehtml5|rootwrap|privsep|dashboard|access|error/.test(component);
 const silenceMs = 3_600_000;
+/** A log counts as periodic when it has this many records, a few minutes apart on average. */
+const minRecords = 30;
+const maxTypicalGapMs = 5 * 60_000;
 const coverMs = 60_000;
 
 function make(input: CorrelationInput, ruleId: string, finding: Omit<CollectedFinding["finding"], "id" | "ruleId" | "title" | "severity" | "remediation" | "references" | "related" | "count">, time: number | null, sourceIndex: number): CollectedFinding {
@@ -85,28 +88,36 @@ function requestLost(input: CorrelationInput): CollectedFinding[] {
   return out;
 }
 
+/**
+ * A log that wrote a line every few minutes for its whole life and then stopped an hour or more
+ * before the rest of its capture. Rotated-only series are skipped: sosreport drops live files over
+ * its size limit, and an old rotation ends early by design.
+ */
 function serviceSilent(input: CorrelationInput): CollectedFinding[] {
-  const newestByHost = new Map<string, number>();
+  const newestByTree = new Map<string, number>();
   for (const s of input.sources) {
     const t = Math.max(s.lastTime ?? -Infinity, s.captureTime ?? -Infinity);
-    if (!Number.isFinite(t)) continue;
-    const host = s.host ?? "";
-    newestByHost.set(host, Math.max(newestByHost.get(host) ?? -Infinity, t));
+    if (Number.isFinite(t)) newestByTree.set(s.treeKey, Math.max(newestByTree.get(s.treeKey) ?? -Infinity, t));
   }
-  const byComponent = new Map<string, number>();
+  const byComponent = new Map<string, number[]>();
   input.sources.forEach((s, i) => {
-    if (!(s.format === "oslo" || s.format === "zstack") || !periodic(s.component) || s.lastTime === null) return;
-    const key = `${s.host ?? ""}\u0000${s.component}`;
-    const current = byComponent.get(key);
-    if (current === undefined || (input.sources[current]?.lastTime ?? 0) < s.lastTime) byComponent.set(key, i);
+    if (!(s.format === "oslo" || s.format === "zstack") || !periodic(s.component)) return;
+    const key = `${s.treeKey}\u0000${s.component}`;
+    byComponent.set(key, [...(byComponent.get(key) ?? []), i]);
   });
   const out: CollectedFinding[] = [];
-  for (const i of byComponent.values()) {
-    const s = input.sources[i];
+  for (const members of byComponent.values()) {
+    const live = members.map((i) => input.sources[i] as SourceInfo).filter((s) => s.isLive);
+    const s = live[0];
     if (!s || s.lastTime === null) continue;
-    const newest = newestByHost.get(s.host ?? "") ?? -Infinity;
-    if (newest - s.lastTime <= silenceMs) continue;
-    const hours = ((newest - s.lastTime) / 3_600_000).toFixed(1);
+    const i = input.sources.indexOf(s);
+    const first = Math.min(...members.map((m) => input.sources[m]?.firstTime ?? Infinity));
+    const records = members.reduce((n, m) => n + (input.sources[m]?.records ?? 0), 0);
+    const typicalGap = records > 1 && Number.isFinite(first) ? (s.lastTime - first) / (records - 1) : Infinity;
+    const newest = newestByTree.get(s.treeKey) ?? -Infinity;
+    const silence = newest - s.lastTime;
+    if (records < minRecords || typicalGap > maxTypicalGapMs || silence <= Math.max(silenceMs, 30 * typicalGap)) continue;
+    const hours = (silence / 3_600_000).toFixed(1);
     const last = new Date(s.lastTime).toISOString().replace(/\.\d{3}Z$/, "").replace("Z", "");
     out.push(
       make(input, "service-silent", { component: s.component, host: s.host, path: s.displayPath, line: s.lastLine ?? 1, timestamp: last, message: `last line at ${last}, ${hours} h before the newest line on ${s.host ?? "this tree"}`, requestIds: [], instanceIds: [], fields: { silentHours: hours, lastLine: last } }, s.lastTime, i),

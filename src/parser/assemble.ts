@@ -216,8 +216,17 @@ export class RecordAssembler {
     this.flush();
   }
 
+  /** The first line of the first record, copied: with the last one it gives the source's time span. */
+  firstRecordHead: Buffer | null = null;
+  records = 0;
+
   private flush(): void {
     if (!this.current) return;
+    this.records++;
+    if (this.firstRecordHead === null) {
+      const head = this.current.lines[0];
+      if (head) this.firstRecordHead = Buffer.from(head.subarray(0, Math.min(head.length, 400)));
+    }
     this.sink(this.current);
     this.current = null;
   }
