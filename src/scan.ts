@@ -1,5 +1,7 @@
 // Composes the stages: reader → parser → engine → correlator → redaction. Returns a ScanResult; never prints.
 import { closeSync, openSync, rmSync, writeSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import { Worker } from "node:worker_threads";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -7,7 +9,7 @@ import { checkConfigFiles } from "./engine/config-check.js";
 import { FindingCollector, type CollectedFinding } from "./engine/findings.js";
 import { Engine } from "./engine/match.js";
 import { Hits } from "./engine/prefilter.js";
-import { UnmatchedErrors } from "./engine/unmatched.js";
+import { UnmatchedErrors, type UnmatchedTemplate } from "./engine/unmatched.js";
 import { correlate, type SourceInfo } from "./correlator/correlate.js";
 import { IdIndex } from "./correlator/index.js";
 import { Observations, observationRules } from "./correlator/observations.js";
@@ -22,6 +24,13 @@ import { LineSplitter } from "./reader/lines.js";
 import { InputError, readConfigText, readFileChunks, readStreamChunks } from "./reader/open.js";
 import { redactResult } from "./redact/redact.js";
 import type { LogRule, Rule } from "./ruleset/rule.js";
+
+export interface RuleSource {
+  dirs: string[];
+  cwd: string;
+  only?: string[];
+  exclude?: string[];
+}
 
 export interface ScanOptions {
   inputs: string[];
@@ -43,9 +52,15 @@ export interface ScanOptions {
   onFinding?: (finding: Finding) => void;
   /** Called once per input that was skipped or read only in part. */
   onSkip?: (skipped: SkippedInput) => void;
+  /** Worker threads (1: scan on the main thread). Workers take whole files, so one huge file uses one core. */
+  jobs?: number;
+  /** How a worker loads the same rules: packs and selection as given on the command line. */
+  ruleSource?: RuleSource;
   /** Called with bytes read so far and the total known size, for a progress bar. */
   onProgress?: (progress: { files: number; totalFiles: number; bytes: number; totalBytes: number }) => void;
 }
+
+const minParallelBytes = 32 << 20;
 
 /** Raised when there is nothing to scan at all: every input was missing or unreadable. */
 export class NoInputError extends Error {}
@@ -281,6 +296,90 @@ export async function scanText(text: string, sourcePath: string, rules: Rule[], 
   return state.collector.findings.map((c) => c.finding);
 }
 
+/** What a worker sends back: everything the main thread needs to correlate as if it had read the files. */
+export interface WorkerResult {
+  findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; keys: string[] }[];
+  unmatched: UnmatchedTemplate[];
+  observations: { apiRequests: Observations["apiRequests"]; domains: Map<string, string>; domainMentions: Observations["domainMentions"]; errorIdHashes: Set<number> };
+  index: { hashes: Uint32Array; sources: Uint32Array; lines: Uint32Array };
+  sources: { index: number; info: SourceInfo }[];
+  lines: number;
+  bytes: number;
+  truncatedLines: number;
+  skipped: { sourceIndex: number; entry: SkippedInput }[];
+}
+
+/** The worker side: scans the given sources (indexes into `sources`) into a fresh state. */
+export async function scanAssigned(options: ScanOptions, sources: Source[], assigned: number[]): Promise<WorkerResult> {
+  const state = newState(options, options.rules, sources.map((s) => sourceInfo(s)));
+  const skipped: WorkerResult["skipped"] = [];
+  for (const i of assigned) {
+    const before = state.skipped.length;
+    await scanSource(state, sources[i] as Source, i);
+    for (const entry of state.skipped.slice(before)) skipped.push({ sourceIndex: i, entry });
+  }
+  const o = state.observations;
+  return {
+    findings: state.collector.findings.map((c) => ({ finding: c.finding, ruleId: c.finding.ruleId, time: c.meta.time, sourceIndex: c.meta.sourceIndex, keys: c.meta.keys })),
+    unmatched: state.unmatched.export(),
+    observations: { apiRequests: o.apiRequests, domains: o.domains, domainMentions: o.domainMentions, errorIdHashes: o.errorIdHashes },
+    index: state.index.export(),
+    sources: assigned.map((i) => ({ index: i, info: state.sources[i] as SourceInfo })),
+    lines: state.lines,
+    bytes: state.bytes,
+    truncatedLines: state.truncatedLines,
+    skipped,
+  };
+}
+
+/** Spreads whole files over worker threads, largest first, then merges their results in file order. */
+async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[], jobs: number, ruleSource: RuleSource): Promise<void> {
+  const order = sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0));
+  const load = new Array<number>(jobs).fill(0);
+  const assigned: number[][] = Array.from({ length: jobs }, () => []);
+  for (const i of order) {
+    const lightest = load.indexOf(Math.min(...load));
+    (assigned[lightest] as number[]).push(i);
+    load[lightest] = (load[lightest] ?? 0) + (sizes[i] ?? 0) + 1;
+  }
+  const { sinceMs, untilMs, sinceDurationMs, maxLineBytes, language } = state.options;
+  const workerUrl = new URL("./scan-worker.js", import.meta.url);
+  const results = await Promise.all(
+    assigned.map(
+      (indices) =>
+        new Promise<WorkerResult>((resolve, reject) => {
+          const worker = new Worker(workerUrl, { workerData: { sources, indices: indices.sort((a, b) => a - b), ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes } });
+          worker.once("message", (result: WorkerResult) => {
+            resolve(result);
+            void worker.terminate();
+          });
+          worker.once("error", reject);
+          worker.once("exit", (code) => {
+            if (code !== 0) reject(new Error(`scan worker exited with code ${code}`));
+          });
+        }),
+    ),
+  );
+  const rulesById = new Map(state.options.rules.map((r) => [r.id, r]));
+  const merged = results.flatMap((r) => r.findings).sort((a, b) => a.sourceIndex - b.sourceIndex || a.finding.line - b.finding.line);
+  for (const f of merged) {
+    const rule = rulesById.get(f.ruleId) ?? null;
+    const collected = state.collector.add(f.finding, { rule, time: f.time, sourceIndex: f.sourceIndex, keys: f.keys, explains: [], layer: rule?.layer ?? "service" });
+    collected.finding.count = f.finding.count;
+    state.options.onFinding?.(collected.finding);
+  }
+  for (const r of results) {
+    state.unmatched.merge(r.unmatched);
+    state.observations.merge(r.observations);
+    state.index.merge(r.index);
+    for (const { index, info } of r.sources) state.sources[index] = info;
+    state.lines += r.lines;
+    state.bytes += r.bytes;
+    state.truncatedLines += r.truncatedLines;
+  }
+  for (const { entry } of results.flatMap((r) => r.skipped).sort((a, b) => a.sourceIndex - b.sourceIndex)) skip(state, entry);
+}
+
 export async function scan(options: ScanOptions): Promise<ScanResult> {
   const inputs = options.inputs.length ? options.inputs : ["-"];
   const collected = await collectInputs(inputs, options.cwd);
@@ -294,7 +393,15 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   }
   for (const entry of collected.skipped) skip(state, entry);
   try {
-    for (let i = 0; i < collected.sources.length; i++) await scanSource(state, collected.sources[i] as Source, i);
+    const jobs = Math.max(1, Math.min(options.jobs ?? 1, collected.sources.length));
+    const sizes = await Promise.all(collected.sources.map(async (s) => (s.kind === "stdin" ? 0 : ((await stat(s.absPath).catch(() => null))?.size ?? 0))));
+    const totalBytes = sizes.reduce((a, b) => a + b, 0);
+    // Starting a worker costs tens of milliseconds: small scans stay on the main thread.
+    if (jobs > 1 && options.ruleSource && totalBytes >= minParallelBytes && !collected.sources.some((s) => s.kind === "stdin")) {
+      await scanInWorkers(state, collected.sources, sizes, jobs, options.ruleSource);
+    } else {
+      for (let i = 0; i < collected.sources.length; i++) await scanSource(state, collected.sources[i] as Source, i);
+    }
     const configFiles = collected.configFiles.flatMap((source, i) => {
       const text = readConfigText(source.absPath);
       if (typeof text !== "string") {

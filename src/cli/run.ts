@@ -1,5 +1,6 @@
 // commander → options → scan() → reporters → exit code. Takes its I/O as arguments so tests run it in-process.
 import { writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
@@ -53,6 +54,7 @@ interface ScanFlags {
   redact: boolean;
   quiet?: boolean;
   strict?: boolean;
+  jobs: number;
 }
 
 function positiveInt(value: string): number {
@@ -127,6 +129,8 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
     untilMs: until ? (until.absoluteMs ?? Date.now() - (until.durationMs ?? 0)) : null,
     sinceDurationMs: since?.durationMs ?? null,
     maxRelated: flags.maxRelated,
+    jobs: flags.jobs,
+    ruleSource: { dirs: flags.rules, cwd: io.cwd, ...(flags.only ? { only: flags.only.split(",").map((s) => s.trim()) } : {}), ...(flags.exclude ? { exclude: flags.exclude.split(",").map((s) => s.trim()) } : {}) },
     correlate: flags.correlate,
     redact,
     ...(live ? { onFinding: (f: Finding) => write(io, formatNdjsonFinding(redact ? redactOne(f) : f)) } : {}),
@@ -228,6 +232,7 @@ function build(io: CliIO, setCode: (code: number) => void): Command {
     .option("--no-redact", "do not hide recognised secrets (passwords, tokens, keys) in the output")
     .option("-q, --quiet", "no progress and no per-file warnings on stderr")
     .option("--strict", "exit 2 when any input was skipped or read only in part")
+    .option("-j, --jobs <n>", "worker threads; each takes whole files (default: 2 on a machine with 2 or more cores)", positiveInt, Math.min(2, availableParallelism()))
     .action(async (paths: string[], flags: ScanFlags) => setCode(await runScan(paths, flags, io)));
 
   program

@@ -29,6 +29,20 @@ export class IdIndex {
     this.size++;
   }
 
+  /** The columns, trimmed, for a worker to transfer to the main thread. */
+  export(): { hashes: Uint32Array; sources: Uint32Array; lines: Uint32Array } {
+    const take = (blocks: Uint32Array[]) => {
+      const out = new Uint32Array(this.size);
+      blocks.forEach((b, i) => out.set(i === blocks.length - 1 ? b.subarray(0, this.used) : b, i * blockEntries));
+      return out;
+    };
+    return { hashes: take(this.hashes), sources: take(this.sources), lines: take(this.lines) };
+  }
+
+  merge(columns: { hashes: Uint32Array; sources: Uint32Array; lines: Uint32Array }): void {
+    for (let i = 0; i < columns.hashes.length; i++) this.add(columns.hashes[i] as number, columns.sources[i] as number, columns.lines[i] as number);
+  }
+
   get bytes(): number {
     return this.hashes.length * blockEntries * 12;
   }

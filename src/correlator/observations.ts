@@ -55,6 +55,13 @@ export class Observations {
   /** Hashes of the ids that ERROR and CRITICAL records carry. */
   readonly errorIdHashes = new Set<number>();
 
+  merge(other: { apiRequests: ApiRequest[]; domains: Map<string, string>; domainMentions: { name: string; sourceIndex: number; line: number }[]; errorIdHashes: Set<number> }): void {
+    this.apiRequests.push(...other.apiRequests);
+    for (const [name, uuid] of other.domains) this.noteDomain(name, uuid);
+    for (const m of other.domainMentions) this.noteDomainMention(m.name, m.sourceIndex, m.line);
+    for (const h of other.errorIdHashes) this.errorIdHashes.add(h);
+  }
+
   add(ruleId: string, record: LogRecord, fields: Record<string, string>, sourceIndex: number): void {
     if (ruleId !== "_api-request") return;
     this.apiRequests.push({

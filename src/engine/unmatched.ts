@@ -38,8 +38,32 @@ const remediation = {
   "zh-CN": "规则包中还没有规则识别这个错误。请阅读示例记录和相关日志行；如果这是真实的故障，请为它编写规则（cloudtriage rules show nova-no-valid-host 可查看格式），并把这些日志行作为示例加入。",
 };
 
+export type UnmatchedTemplate = Template & { key: string };
+
 export class UnmatchedErrors {
   private readonly templates = new Map<string, Template>();
+
+  /** For a worker to hand its templates to the main thread. */
+  export(): UnmatchedTemplate[] {
+    return [...this.templates.entries()].map(([key, t]) => ({ ...t, key }));
+  }
+
+  /** Merges a worker's templates; counts add up, the earliest example stays. */
+  merge(templates: UnmatchedTemplate[]): void {
+    for (const { key, ...t } of templates) {
+      const existing = this.templates.get(key);
+      if (!existing) {
+        if (this.templates.size < maxTemplates) this.templates.set(key, t);
+        continue;
+      }
+      existing.count += t.count;
+      if (t.sourceIndex < existing.sourceIndex) {
+        existing.record = t.record;
+        existing.sourceIndex = t.sourceIndex;
+        existing.firstTimestamp = t.firstTimestamp;
+      } else if (t.lastTimestamp) existing.lastTimestamp = t.lastTimestamp;
+    }
+  }
 
   add(record: LogRecord, sourceIndex: number): void {
     const template = templateOf(record.message);

@@ -1,0 +1,27 @@
+// A worker thread's entry: loads the same rules, scans its share of the files, posts the result back.
+import { parentPort, workerData } from "node:worker_threads";
+import type { Language } from "./model.js";
+import { loadRules } from "./ruleset/load.js";
+import type { Source } from "./reader/inputs.js";
+import { scanAssigned, type RuleSource, type WorkerResult } from "./scan.js";
+
+interface Job {
+  sources: Source[];
+  indices: number[];
+  ruleSource: RuleSource;
+  language: Language;
+  sinceMs?: number | null;
+  untilMs?: number | null;
+  sinceDurationMs?: number | null;
+  maxLineBytes?: number;
+}
+
+const job = workerData as Job;
+const all = loadRules(job.ruleSource.dirs, { cwd: job.ruleSource.cwd });
+const rules = all.filter((r) => (!job.ruleSource.only?.length || job.ruleSource.only.includes(r.id)) && !job.ruleSource.exclude?.includes(r.id));
+const result: WorkerResult = await scanAssigned(
+  { inputs: [], cwd: job.ruleSource.cwd, rules, language: job.language, sinceMs: job.sinceMs ?? null, untilMs: job.untilMs ?? null, sinceDurationMs: job.sinceDurationMs ?? null, ...(job.maxLineBytes ? { maxLineBytes: job.maxLineBytes } : {}) },
+  job.sources,
+  job.indices,
+);
+parentPort?.postMessage(result, [result.index.hashes.buffer as ArrayBuffer, result.index.sources.buffer as ArrayBuffer, result.index.lines.buffer as ArrayBuffer]);
