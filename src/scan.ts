@@ -101,6 +101,8 @@ interface ScanState {
   bytes: number;
   truncatedLines: number;
   skipped: SkippedInput[];
+  /** On-disk size of all inputs (compressed files count compressed): for the progress bar only. */
+  totalBytes: number;
 }
 
 function skip(state: ScanState, entry: SkippedInput): void {
@@ -213,7 +215,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     for await (const chunk of chunks) {
       if (spoolFd !== null) writeSync(spoolFd, chunk);
       splitter.push(chunk);
-      state.options.onProgress?.({ files: sourceIndex, totalFiles: state.sources.length, bytes: state.bytes + splitter.bytes, totalBytes: 0 });
+      state.options.onProgress?.({ files: sourceIndex, totalFiles: state.sources.length, bytes: state.bytes + splitter.bytes, totalBytes: state.totalBytes });
     }
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
@@ -279,6 +281,7 @@ function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[]): S
     bytes: 0,
     truncatedLines: 0,
     skipped: [],
+    totalBytes: 0,
   };
 }
 
@@ -396,6 +399,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     const jobs = Math.max(1, Math.min(options.jobs ?? 1, collected.sources.length));
     const sizes = await Promise.all(collected.sources.map(async (s) => (s.kind === "stdin" ? 0 : ((await stat(s.absPath).catch(() => null))?.size ?? 0))));
     const totalBytes = sizes.reduce((a, b) => a + b, 0);
+    state.totalBytes = totalBytes;
     // Starting a worker costs tens of milliseconds: small scans stay on the main thread.
     if (jobs > 1 && options.ruleSource && totalBytes >= minParallelBytes && !collected.sources.some((s) => s.kind === "stdin")) {
       await scanInWorkers(state, collected.sources, sizes, jobs, options.ruleSource);

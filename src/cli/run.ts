@@ -116,7 +116,7 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
   const until = flags.until ? parseTimeOption(flags.until, "--until") : null;
   const inputs = paths.length ? paths : io.stdin.isTTY ? [] : ["-"];
   if (inputs.length === 0) throw new UsageError("nothing to scan: give a file or directory, or pipe logs in (journalctl | cloudtriage scan -)");
-  const progress = new Progress(io.stderr, !!io.stderr.isTTY && !flags.quiet && !inputs.includes("-"), 0);
+  const progress = new Progress(io.stderr, !!io.stderr.isTTY && !flags.quiet && !inputs.includes("-"));
   const live = flags.format === "ndjson";
   const redact = flags.redact;
   const result = await scan({
@@ -138,7 +138,7 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
       progress.clear();
       if (!flags.quiet) io.stderr.write(`cloudtriage: ${s.path}: ${s.reason}\n`);
     },
-    onProgress: (p) => progress.update(p.files, p.totalFiles, p.bytes),
+    onProgress: (p) => progress.update(p.files, p.totalFiles, p.bytes, p.totalBytes),
   });
   progress.clear();
   const ctx: ReportContext = {

@@ -34,20 +34,19 @@ export class Progress {
   constructor(
     private readonly stream: NodeJS.WritableStream & { columns?: number },
     private readonly enabled: boolean,
-    private readonly totalBytes: number,
   ) {}
 
-  update(files: number, totalFiles: number, bytes: number): void {
+  update(files: number, totalFiles: number, bytes: number, totalBytes: number): void {
     if (!this.enabled) return;
     const now = Date.now();
     if (now - this.started < 1000 || now - this.lastDraw < 100) return;
     this.lastDraw = now;
     const seconds = (now - this.started) / 1000;
     const rate = bytes / 1e6 / seconds;
-    const fraction = this.totalBytes > 0 ? Math.min(1, bytes / this.totalBytes) : 0;
+    const fraction = totalBytes > 0 ? Math.min(1, bytes / totalBytes) : 0;
     const width = 24;
     const filled = Math.round(fraction * width);
-    const eta = fraction > 0 && rate > 0 ? Math.max(0, (this.totalBytes - bytes) / 1e6 / rate) : NaN;
+    const eta = fraction > 0 && rate > 0 ? Math.max(0, (totalBytes - bytes) / 1e6 / rate) : NaN;
     const text = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${files}/${totalFiles} files  ${(bytes / 1e6).toFixed(0)} MB  ${rate.toFixed(0)} MB/s${Number.isFinite(eta) ? `  ${eta.toFixed(0)} s left` : ""}`;
     const columns = this.stream.columns ?? 80;
     this.stream.write(`\r${text.slice(0, columns - 1)}\x1b[K`);
