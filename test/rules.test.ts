@@ -53,3 +53,11 @@ for (const rule of rules) {
     });
   });
 }
+
+describe("schema/rule.schema.json", () => {
+  it("is the JSON Schema generated from the zod schema (run npm run schema after changing it)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { ruleJsonSchema } = await import("../src/ruleset/json-schema.js");
+    expect(JSON.parse(readFileSync("schema/rule.schema.json", "utf8"))).toEqual(ruleJsonSchema());
+  });
+});

@@ -1,0 +1,7 @@
+// The JSON Schema of rule files, generated from the zod schema, so editors validate rules as they are typed.
+import { z } from "zod";
+import { configRuleSchema, logRuleSchema } from "./schema.js";
+
+export function ruleJsonSchema(): unknown {
+  return z.toJSONSchema(z.union([logRuleSchema, configRuleSchema]), { unrepresentable: "any" });
+}
