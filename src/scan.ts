@@ -52,6 +52,8 @@ export interface ScanOptions {
   onFinding?: (finding: Finding) => void;
   /** Called once per input that was skipped or read only in part. */
   onSkip?: (skipped: SkippedInput) => void;
+  /** Called once per file for what was read but is odd (invalid UTF-8, NUL bytes, over-long lines, non-JSON journal lines). */
+  onNotice?: (notice: { path: string; line: number; message: string }) => void;
   /** Worker threads (1: scan on the main thread). Workers take whole files, so one huge file uses one core. */
   jobs?: number;
   /** How a worker loads the same rules: packs and selection as given on the command line. */
@@ -70,7 +72,8 @@ function isSevereText(format: FormatName, line: string): boolean {
     case "libvirt":
       return line.includes(": error : ") || line.includes(": warning : ");
     case "journal-json":
-      return /"PRIORITY"\s*:\s*"[0-4]"/.test(line) || /"MESSAGE"\s*:\s*\[/.test(line);
+      // A line that is not a JSON object is decoded too, so it can be reported and read as text.
+      return !line.startsWith("{") || /"PRIORITY"\s*:\s*"[0-4]"/.test(line) || /"MESSAGE"\s*:\s*\[/.test(line);
     case "zstack":
       return / (?:ERROR|WARN|FATAL) /.test(line.slice(23, 31));
     case "kvmagent":
@@ -120,9 +123,18 @@ function inWindow(state: ScanState, source: Source, time: number | null): boolea
   return true;
 }
 
+function notice(state: ScanState, info: SourceInfo, kind: string, line: number, message: string): void {
+  if (info.notices.includes(kind)) return;
+  info.notices.push(kind);
+  state.options.onNotice?.({ path: info.displayPath, line, message });
+}
+
 function handleRecord(state: ScanState, source: Source, sourceIndex: number, ctx: SourceContext, pending: PendingRecord, format: FormatName): void {
   const record = buildRecord(pending, format, ctx);
   const info = state.sources[sourceIndex] as SourceInfo;
+  if (record.raw.includes("\uFFFD")) notice(state, info, "utf8", record.line, "invalid UTF-8 (shown as U+FFFD; line numbers are unaffected)");
+  if (record.raw.includes("\u0000")) notice(state, info, "nul", record.line, "NUL bytes inside the text (kept; line numbers are unaffected)");
+  if (format === "journal-json" && !record.raw.startsWith("{")) notice(state, info, "json", record.line, "not a journal JSON object; read as plain text");
   if (record.host && !ctx.host && format !== "syslog" && format !== "journal-json") {
     // libvirt's "hostname:" preamble and QEMU's startup line name the host for the rest of the file.
     ctx.host = record.host;
@@ -238,6 +250,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     const head = parseHead(info.format, last.toString("utf8"), { referenceMs: ctx.referenceMs });
     if (head.time) info.lastTime = Math.max(info.lastTime ?? head.time.time, head.time.time);
   }
+  if (splitter.truncatedLines > 0) notice(state, info, "long", splitter.firstTruncatedLine, `${splitter.truncatedLines} line(s) longer than ${((state.options.maxLineBytes ?? 1 << 20) / 1048576).toFixed(0)} MiB; matched on their first bytes only`);
   state.lines += splitter.lines;
   state.bytes += splitter.bytes;
   state.truncatedLines += splitter.truncatedLines;
@@ -258,6 +271,7 @@ function sourceInfo(s: Source): SourceInfo {
     lastLine: null,
     records: 0,
     isLive: rotationKey(path.posix.basename(s.displayPath)).age === 0,
+    notices: [],
     treeKey,
     captureTime: s.captureTime,
     isSpool: false,

@@ -138,6 +138,10 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
       progress.clear();
       if (!flags.quiet) io.stderr.write(`cloudtriage: ${s.path}: ${s.reason}\n`);
     },
+    onNotice: (n) => {
+      progress.clear();
+      if (!flags.quiet) io.stderr.write(`cloudtriage: ${n.path}:${n.line}: ${n.message}\n`);
+    },
     onProgress: (p) => progress.update(p.files, p.totalFiles, p.bytes, p.totalBytes),
   });
   progress.clear();

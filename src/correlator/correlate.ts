@@ -26,6 +26,8 @@ export interface SourceInfo {
   /** Files of one capture: the host root, or the folder that holds var/log, or the file's folder. */
   treeKey: string;
   captureTime: number | null;
+  /** Kinds of notice already given for this file (each is said once). */
+  notices: string[];
   /** Standard input copied to a temporary file so it can be read again. */
   isSpool: boolean;
 }

@@ -23,8 +23,9 @@ export class LineSplitter {
   private lineNumber = 0;
   private starts = new Uint32Array(initialCapacity);
   private ends = new Uint32Array(initialCapacity);
-  /** Lines that were longer than the matching cap. */
+  /** Lines that were longer than the matching cap, and the first of them. */
   truncatedLines = 0;
+  firstTruncatedLine = 0;
   bytes = 0;
 
   constructor(
@@ -92,6 +93,7 @@ export class LineSplitter {
         this.skippingLongLine = to === src.length;
       }
       this.truncatedLines++;
+      if (this.firstTruncatedLine === 0) this.firstTruncatedLine = this.lineNumber + 1;
       if (length <= 0) {
         this.flushTruncatedCarry();
         return;
@@ -140,6 +142,7 @@ export class LineSplitter {
       if (e - s > this.maxLineBytes) {
         e = s + this.maxLineBytes;
         this.truncatedLines++;
+        if (this.firstTruncatedLine === 0) this.firstTruncatedLine = this.lineNumber + count + 1;
       } else if (e > s && buf[e - 1] === 13) {
         e--;
       }
