@@ -21,6 +21,7 @@ import { ExitCode, exitCodeFor, type FailOn } from "./exit-code.js";
 import { colorLevel, defaultLanguage, Progress } from "./terminal.js";
 import { parseTimeOption } from "./time-option.js";
 import { trace } from "../trace.js";
+import { applyBaseline, applySuppressions, BaselineError, describeExpiredSuppression, loadSuppressions, readBaseline, SuppressionError, writeBaseline } from "../baseline.js";
 
 export interface CliIO {
   stdout: Writable & { isTTY?: boolean };
@@ -55,6 +56,9 @@ interface ScanFlags {
   quiet?: boolean;
   strict?: boolean;
   jobs: number;
+  baseline?: string;
+  writeBaseline?: string;
+  suppressions?: string;
 }
 
 function positiveInt(value: string): number {
@@ -116,10 +120,14 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
   const until = flags.until ? parseTimeOption(flags.until, "--until") : null;
   const inputs = paths.length ? paths : io.stdin.isTTY ? [] : ["-"];
   if (inputs.length === 0) throw new UsageError("nothing to scan: give a file or directory, or pipe logs in (journalctl | cloudtriage scan -)");
+  // Read the baseline and suppressions first: a broken file should fail before a long scan, not after.
+  const display = (file: string) => path.relative(io.cwd, path.resolve(io.cwd, file)) || file;
+  const baseline = flags.baseline ? readBaseline(path.resolve(io.cwd, flags.baseline), display(flags.baseline)) : null;
+  const suppressions = flags.suppressions ? loadSuppressions(path.resolve(io.cwd, flags.suppressions), display(flags.suppressions)) : [];
   const progress = new Progress(io.stderr, !!io.stderr.isTTY && !flags.quiet && !inputs.includes("-"));
   const live = flags.format === "ndjson";
   const redact = flags.redact;
-  const result = await scan({
+  let result = await scan({
     inputs,
     cwd: io.cwd,
     rules,
@@ -145,6 +153,14 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
     onProgress: (p) => progress.update(p.files, p.totalFiles, p.bytes, p.totalBytes),
   });
   progress.clear();
+  if (suppressions.length) {
+    const applied = applySuppressions(result, suppressions, new Date());
+    result = applied.result;
+    for (const expired of applied.expired) io.stderr.write(`cloudtriage: ${describeExpiredSuppression(expired)}\n`);
+  }
+  // The baseline records what this capture shows (after accepted suppressions), before an older baseline hides anything.
+  if (flags.writeBaseline) writeBaseline(result, path.resolve(io.cwd, flags.writeBaseline), new Date());
+  if (baseline) result = applyBaseline(result, baseline).result;
   const ctx: ReportContext = {
     rules: rules.map((r) => ruleInfo(r, language)),
     toolVersion: version,
@@ -236,6 +252,9 @@ function build(io: CliIO, setCode: (code: number) => void): Command {
     .option("--no-redact", "do not hide recognised secrets (passwords, tokens, keys) in the output")
     .option("-q, --quiet", "no progress and no per-file warnings on stderr")
     .option("--strict", "exit 2 when any input was skipped or read only in part")
+    .option("--write-baseline <file>", "record the fingerprints of today's findings")
+    .option("--baseline <file>", "report only findings that are not in this baseline")
+    .option("--suppressions <file>", "YAML of accepted findings (rule, host/component/path globs, reason, expiry)")
     .option("-j, --jobs <n>", "worker threads; each takes whole files (default: 2 on a machine with 2 or more cores)", positiveInt, Math.min(2, availableParallelism()))
     .action(async (paths: string[], flags: ScanFlags) => setCode(await runScan(paths, flags, io)));
 
@@ -324,7 +343,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       // --help and --version end with code 0; every usage error is 2, never commander's 1.
       return error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version" ? ExitCode.Clean : ExitCode.Failed;
     }
-    if (error instanceof UsageError || error instanceof RuleError || error instanceof NoInputError) {
+    if (error instanceof UsageError || error instanceof RuleError || error instanceof NoInputError || error instanceof BaselineError || error instanceof SuppressionError) {
       io.stderr.write(`cloudtriage: ${error.message}\n`);
       return ExitCode.Failed;
     }
