@@ -61,3 +61,11 @@ describe("schema/rule.schema.json", () => {
     expect(JSON.parse(readFileSync("schema/rule.schema.json", "utf8"))).toEqual(ruleJsonSchema());
   });
 });
+
+describe("the packed built-in rules", () => {
+  it("come from validating every rule file as YAML, and load the same rules", async () => {
+    const { packBuiltinRules } = await import("../src/ruleset/load.js");
+    const pack = packBuiltinRules();
+    expect(pack.rules.map((r) => r.spec.id).sort()).toEqual(rules.map((r) => r.id).sort());
+  });
+});

@@ -5,14 +5,8 @@ import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { Finding, Language, RuleInfo, ScanResult, Severity } from "../model.js";
-import { formatJson, formatNdjsonFinding } from "../reporters/json.js";
-import { formatJunit } from "../reporters/junit.js";
-import { formatMarkdown } from "../reporters/markdown.js";
-import { formatSarif } from "../reporters/sarif.js";
-import { formatText } from "../reporters/text.js";
+import { formatNdjsonFinding } from "../reporters/json.js";
 import type { ReportContext } from "../reporters/context.js";
-import { testRules } from "../rule-tester.js";
-import { lintRules } from "../ruleset/lint.js";
 import { loadRules, RuleError } from "../ruleset/load.js";
 import { ruleInfo, type Rule } from "../ruleset/rule.js";
 import { NoInputError, scan } from "../scan.js";
@@ -20,8 +14,6 @@ import { redactText } from "../redact/redact.js";
 import { ExitCode, exitCodeFor, type FailOn } from "./exit-code.js";
 import { colorLevel, defaultLanguage, Progress } from "./terminal.js";
 import { parseTimeOption } from "./time-option.js";
-import { trace } from "../trace.js";
-import { applyBaseline, applySuppressions, BaselineError, describeExpiredSuppression, loadSuppressions, readBaseline, SuppressionError, writeBaseline } from "../baseline.js";
 
 export interface CliIO {
   stdout: Writable & { isTTY?: boolean };
@@ -80,20 +72,21 @@ function selectRules(rules: Rule[], only?: string, exclude?: string): Rule[] {
   return rules.filter((r) => (onlyIds.length === 0 || onlyIds.includes(r.id)) && !excludeIds.includes(r.id));
 }
 
-function render(format: Format, result: ScanResult, ctx: ReportContext): string {
+/** Reporters load on demand: a pipe that wants JSON should not pay for chalk, SARIF or XML escaping. */
+async function render(format: Format, result: ScanResult, ctx: ReportContext): Promise<string> {
   switch (format) {
     case "text":
-      return formatText(result, ctx);
+      return (await import("../reporters/text.js")).formatText(result, ctx);
     case "json":
-      return formatJson(result, ctx);
+      return (await import("../reporters/json.js")).formatJson(result, ctx);
     case "ndjson":
       return result.findings.map(formatNdjsonFinding).join("");
     case "sarif":
-      return formatSarif(result, ctx);
+      return (await import("../reporters/sarif.js")).formatSarif(result, ctx);
     case "junit":
-      return formatJunit(result, ctx);
+      return (await import("../reporters/junit.js")).formatJunit(result, ctx);
     case "markdown":
-      return formatMarkdown(result, ctx);
+      return (await import("../reporters/markdown.js")).formatMarkdown(result, ctx);
   }
 }
 
@@ -122,8 +115,10 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
   if (inputs.length === 0) throw new UsageError("nothing to scan: give a file or directory, or pipe logs in (journalctl | cloudtriage scan -)");
   // Read the baseline and suppressions first: a broken file should fail before a long scan, not after.
   const display = (file: string) => path.relative(io.cwd, path.resolve(io.cwd, file)) || file;
-  const baseline = flags.baseline ? readBaseline(path.resolve(io.cwd, flags.baseline), display(flags.baseline)) : null;
-  const suppressions = flags.suppressions ? loadSuppressions(path.resolve(io.cwd, flags.suppressions), display(flags.suppressions)) : [];
+  // yaml and zod load only when a baseline or suppressions file is used.
+  const baselines = flags.baseline || flags.writeBaseline || flags.suppressions ? await import("../baseline.js") : null;
+  const baseline = flags.baseline && baselines ? baselines.readBaseline(path.resolve(io.cwd, flags.baseline), display(flags.baseline)) : null;
+  const suppressions = flags.suppressions && baselines ? baselines.loadSuppressions(path.resolve(io.cwd, flags.suppressions), display(flags.suppressions)) : [];
   const progress = new Progress(io.stderr, !!io.stderr.isTTY && !flags.quiet && !inputs.includes("-"));
   const live = flags.format === "ndjson";
   const redact = flags.redact;
@@ -153,14 +148,20 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
     onProgress: (p) => progress.update(p.files, p.totalFiles, p.bytes, p.totalBytes),
   });
   progress.clear();
-  if (suppressions.length) {
-    const applied = applySuppressions(result, suppressions, new Date());
+  if (suppressions.length && baselines) {
+    const applied = baselines.applySuppressions(result, suppressions, new Date());
     result = applied.result;
-    for (const expired of applied.expired) io.stderr.write(`cloudtriage: ${describeExpiredSuppression(expired)}\n`);
+    for (const expired of applied.expired) io.stderr.write(`cloudtriage: ${baselines.describeExpiredSuppression(expired)}\n`);
   }
   // The baseline records what this capture shows (after accepted suppressions), before an older baseline hides anything.
-  if (flags.writeBaseline) writeBaseline(result, path.resolve(io.cwd, flags.writeBaseline), new Date());
-  if (baseline) result = applyBaseline(result, baseline).result;
+  if (flags.writeBaseline && baselines) {
+    try {
+      baselines.writeBaseline(result, path.resolve(io.cwd, flags.writeBaseline), new Date());
+    } catch (error) {
+      throw new UsageError(`cannot write the baseline to ${flags.writeBaseline}: ${(error as NodeJS.ErrnoException).code === "ENOSPC" ? "no space left on device" : (error as Error).message}`);
+    }
+  }
+  if (baseline && baselines) result = baselines.applyBaseline(result, baseline).result;
   const ctx: ReportContext = {
     rules: rules.map((r) => ruleInfo(r, language)),
     toolVersion: version,
@@ -174,12 +175,12 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
     const streamed = new Set(["request-lost", "service-silent", "instance-error-without-cause", "unmatched-error"]);
     for (const f of result.findings) if (streamed.has(f.ruleId) || f.ruleId.startsWith("config-")) write(io, formatNdjsonFinding(f));
   } else {
-    write(io, render(flags.format, result, ctx));
+    write(io, await render(flags.format, result, ctx));
   }
   for (const { format, file } of outputs) {
     const fileCtx = { ...ctx, colorLevel: 0 as const };
     try {
-      writeFileSync(path.resolve(io.cwd, file), render(format, result, fileCtx));
+      writeFileSync(path.resolve(io.cwd, file), await render(format, result, fileCtx));
     } catch (error) {
       throw new UsageError(`cannot write ${format} report to ${file}: ${(error as NodeJS.ErrnoException).code === "ENOSPC" ? "no space left on device" : (error as Error).message}`);
     }
@@ -270,6 +271,7 @@ function build(io: CliIO, setCode: (code: number) => void): Command {
     .action(async (id: string, paths: string[], flags: { format: "text" | "json"; color?: boolean; redact: boolean }) => {
       const inputs = paths.length ? paths : io.stdin.isTTY ? [] : ["-"];
       if (inputs.length === 0) throw new UsageError("trace needs files or directories to search");
+      const { trace } = await import("../trace.js");
       const out = await trace({ id, inputs, cwd: io.cwd, stdin: io.stdin, format: flags.format, redact: flags.redact, colorLevel: colorLevel(flags.color, io.env, !!io.stdout.isTTY) });
       write(io, out.text);
       setCode(out.found ? ExitCode.Clean : ExitCode.Findings);
@@ -306,6 +308,7 @@ function build(io: CliIO, setCode: (code: number) => void): Command {
     .action(async (dirs: string[]) => {
       const all = loadAllRules(dirs, io, true);
       const userFiles = new Set(dirs.length ? loadRules(dirs, { cwd: io.cwd, builtin: false }).map((r) => r.id) : all.map((r) => r.id));
+      const { testRules } = await import("../rule-tester.js");
       const results = await testRules(all.filter((r) => userFiles.has(r.id)), all);
       const failed = results.filter((r) => !r.ok);
       const byRule = new Map<string, typeof results>();
@@ -321,8 +324,9 @@ function build(io: CliIO, setCode: (code: number) => void): Command {
   rules
     .command("lint")
     .argument("[dirs...]", "user rule packs (default: the built-in pack)")
-    .action((dirs: string[]) => {
+    .action(async (dirs: string[]) => {
       const all = loadAllRules(dirs, io, true);
+      const { lintRules } = await import("../ruleset/lint.js");
       const problems = lintRules(all, ["request-lost", "service-silent", "instance-error-without-cause", "unmatched-error"]);
       for (const p of problems) write(io, `${p.file}: ${p.rule}: ${p.message}\n`);
       write(io, problems.length ? `${problems.length} problems in ${new Set(problems.map((p) => p.rule)).size} rules\n` : `${all.length} rules, no problems\n`);
@@ -343,7 +347,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       // --help and --version end with code 0; every usage error is 2, never commander's 1.
       return error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version" ? ExitCode.Clean : ExitCode.Failed;
     }
-    if (error instanceof UsageError || error instanceof RuleError || error instanceof NoInputError || error instanceof BaselineError || error instanceof SuppressionError) {
+    // BaselineError and SuppressionError come from a module loaded on demand: match them by name.
+    const setupErrorNames = ["BaselineError", "SuppressionError"];
+    if (error instanceof UsageError || error instanceof RuleError || error instanceof NoInputError || (error instanceof Error && setupErrorNames.includes(error.constructor.name))) {
       io.stderr.write(`cloudtriage: ${error.message}\n`);
       return ExitCode.Failed;
     }

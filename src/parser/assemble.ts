@@ -1,19 +1,68 @@
 // Folds lines into records (tracebacks, qemu stderr, stack traces stay one record) while staying on bytes.
 import { detectFormat, isHeaderLine, type FormatName } from "./formats.js";
 
-/** A record before it is decoded: its line range, its bytes, and whether it deserves decoding. */
-export interface PendingRecord {
-  firstLine: number;
+/**
+ * A record before it is decoded: its line range, whether it deserves decoding, and its bytes. The bytes
+ * are views into the current chunk while it lasts (read them inside the sink callback) and copies once
+ * the record spans chunks, so the common record costs no allocation at all.
+ */
+export class PendingRecord {
   lastLine: number;
-  /** The record's lines; views into the chunk while the chunk is current, copies after. */
-  lines: Buffer[];
   /** Prefilter pattern ids found in the record's bytes (empty: none). */
-  hits: number[];
-  /** The first line says WARNING or worse (oslo level byte, or the parsed level of other formats). */
-  severe: boolean;
-  /** Hashes of the request ids and instance UUIDs in the first line's header, for the cross-file index. */
-  idHashes: number[];
+  hits: number[] = noIds;
+  /** Lines of earlier chunks, copied. */
+  private carried: Buffer[] | null = null;
+  private buf: Buffer | null = null;
+  private starts: Uint32Array | null = null;
+  private ends: Uint32Array | null = null;
+  private from = 0;
+  private to = -1;
+  lineCount = 0;
+  bytes = 0;
+
+  constructor(
+    readonly firstLine: number,
+    /** The first line says WARNING or worse (oslo level byte, or the parsed level of other formats). */
+    readonly severe: boolean,
+    /** Hashes of the request ids and instance UUIDs in the first line's header, for the cross-file index. */
+    readonly idHashes: number[],
+  ) {
+    this.lastLine = firstLine;
+  }
+
+  get lines(): Buffer[] {
+    const out = this.carried ? [...this.carried] : [];
+    if (this.buf && this.starts && this.ends) for (let j = this.from; j <= this.to; j++) out.push(this.buf.subarray(this.starts[j], this.ends[j]));
+    return out;
+  }
+
+  /** Adds line `index` of the chunk described by buf/starts/ends. */
+  add(buf: Buffer, starts: Uint32Array, ends: Uint32Array, index: number, lineNo: number): void {
+    if (this.buf !== buf || this.starts !== starts) {
+      this.keep();
+      this.buf = buf;
+      this.starts = starts;
+      this.ends = ends;
+      this.from = index;
+    }
+    this.to = index;
+    this.lastLine = lineNo;
+    this.lineCount++;
+    this.bytes += (ends[index] ?? 0) - (starts[index] ?? 0);
+  }
+
+  /** The chunk is about to be reused: copy what this record holds of it. */
+  keep(): void {
+    if (!this.buf) return;
+    const copies = this.lines.map((line) => Buffer.from(line));
+    this.carried = copies;
+    this.buf = null;
+    this.starts = null;
+    this.ends = null;
+  }
 }
+
+const noIds: number[] = [];
 
 /** The first 8 hex digits of a request id or UUID: random in uuid4, so a good 32-bit key without allocating. */
 export function hashOfHex(buf: Buffer, p: number): number {
@@ -137,15 +186,23 @@ export type RecordSink = (record: PendingRecord) => void;
 export class RecordAssembler {
   format: FormatName | null = null;
   private current: PendingRecord | null = null;
-  private currentBytes = 0;
-  /** oslo: the open record's "ts pid" and logger bytes, to recognise its traceback lines. */
-  private headKey: Buffer | null = null;
-  private headLogger: Buffer | null = null;
+  /** oslo: the open record's "ts pid" and logger bytes, to recognise its traceback lines (offsets into headBuf). */
+  private headBuf: Buffer = Buffer.alloc(0);
+  private headKeyStart = 0;
+  private headKeyLength = -1;
+  private headLoggerStart = 0;
+  private headLoggerLength = 0;
+  private readonly headCopy = Buffer.alloc(512);
   /** Text formats: the open record's continuation key (journal identifier and inner oslo head). */
   private textKey: string | null = null;
   private previousEndsWithBackslash = false;
   /** The first line of the last record, once the source has ended: gives its last timestamp. */
   lastRecordHead: Buffer | null = null;
+  /** The last record's first line number, once the source has ended. */
+  lastRecordLine: number | null = null;
+  /** The first line of the first record, copied: with the last one it gives the source's time span. */
+  firstRecordHead: Buffer | null = null;
+  records = 0;
 
   constructor(
     private readonly path: string,
@@ -163,21 +220,21 @@ export class RecordAssembler {
     const oslo = this.format === "oslo";
     let h = 0;
     for (let i = 0; i < count; i++) {
-      const s = starts[i] ?? 0;
-      const e = ends[i] ?? 0;
+      const s = starts[i] as number;
+      const e = ends[i] as number;
       const lineNo = firstLine + i;
       let opens: boolean;
       let severe = false;
-      let ids: number[] = [];
+      let ids = noIds;
       if (oslo) {
         opens = this.osloOpens(buf, s, e);
         if (opens) {
           const header = startsWithIsoTime(buf, s, e) ? readOsloHeader(buf, s, e) : null;
           // W(ARNING), E(RROR), C(RITICAL), T(RACE) are worth decoding; I(NFO), D(EBUG), A(UDIT) are not.
-          const b = header?.levelByte ?? 0;
+          const b = header === null ? 0 : header.levelByte;
           severe = header === null ? true : b === 87 || b === 69 || b === 67 || b === 84;
-          this.rememberOsloHead(buf, s, e, header);
-          ids = header ? osloHeaderIds(buf, header.restStart, e) : [];
+          this.rememberOsloHead(buf, s, header);
+          if (header) ids = osloHeaderIds(buf, header.restStart, e);
         }
       } else {
         const text = buf.toString("latin1", s, Math.min(e, s + 600));
@@ -187,72 +244,82 @@ export class RecordAssembler {
           ids = textIds(text);
         }
       }
-      if (opens || this.current === null || this.current.lines.length >= maxRecordLines || this.currentBytes >= maxRecordBytes) {
+      let record = this.current;
+      if (opens || record === null || record.lineCount >= maxRecordLines || record.bytes >= maxRecordBytes) {
         this.flush();
-        this.current = { firstLine: lineNo, lastLine: lineNo, lines: [], hits: [], severe, idHashes: ids };
-        this.currentBytes = 0;
+        record = new PendingRecord(lineNo, severe, ids);
+        this.current = record;
       }
-      const record = this.current;
-      record.lines.push(buf.subarray(s, e));
-      record.lastLine = lineNo;
-      this.currentBytes += e - s;
-      while (h < hitCount && (hitPos[h] ?? 0) < s) h++;
-      while (h < hitCount && (hitPos[h] ?? 0) <= e) {
-        const pat = hitPat[h] ?? 0;
-        if (!record.hits.includes(pat)) record.hits.push(pat);
-        h++;
+      record.add(buf, starts, ends, i, lineNo);
+      if (h < hitCount) {
+        while (h < hitCount && (hitPos[h] as number) < s) h++;
+        while (h < hitCount && (hitPos[h] as number) <= e) {
+          const pat = hitPat[h] as number;
+          if (record.hits === noIds) record.hits = [pat];
+          else if (!record.hits.includes(pat)) record.hits.push(pat);
+          h++;
+        }
       }
     }
-    // The chunk buffer is reused: keep copies of what the open record holds.
-    if (this.current) this.current.lines = this.current.lines.map((line) => Buffer.from(line));
+    // The chunk buffer is reused: keep copies of what the open record and the head key point at.
+    this.current?.keep();
+    if (this.headBuf === buf && this.headKeyLength >= 0) {
+      const length = this.headLoggerStart + this.headLoggerLength - this.headKeyStart;
+      if (length <= this.headCopy.length) {
+        buf.copy(this.headCopy, 0, this.headKeyStart, this.headKeyStart + length);
+        this.headLoggerStart -= this.headKeyStart;
+        this.headKeyStart = 0;
+        this.headBuf = this.headCopy;
+      } else {
+        this.headKeyLength = -1;
+      }
+    }
   }
 
-  /** The last record's first line number, once the source has ended. */
-  lastRecordLine: number | null = null;
-
   end(): void {
-    this.lastRecordHead = this.current?.lines[0] ?? null;
+    const head = this.current?.lines[0];
+    this.lastRecordHead = head ? Buffer.from(head.subarray(0, Math.min(head.length, 400))) : null;
     this.lastRecordLine = this.current?.firstLine ?? null;
     this.flush();
   }
 
-  /** The first line of the first record, copied: with the last one it gives the source's time span. */
-  firstRecordHead: Buffer | null = null;
-  records = 0;
-
   private flush(): void {
-    if (!this.current) return;
+    const record = this.current;
+    if (!record) return;
     this.records++;
     if (this.firstRecordHead === null) {
-      const head = this.current.lines[0];
+      const head = record.lines[0];
       if (head) this.firstRecordHead = Buffer.from(head.subarray(0, Math.min(head.length, 400)));
     }
-    this.sink(this.current);
     this.current = null;
+    this.sink(record);
   }
 
   private osloOpens(buf: Buffer, s: number, e: number): boolean {
     if (!startsWithIsoTime(buf, s, e)) return this.current === null;
-    const key = this.headKey;
+    const keyLength = this.headKeyLength;
+    if (keyLength < 0 || e - s <= keyLength) return true;
     // Same "ts pid" and logger, and no context bracket: a traceback line of the open record.
-    if (key && bytesAt(buf, s, e, key)) {
-      const header = readOsloHeader(buf, s, e);
-      const logger = this.headLogger;
-      if (header && header.pidEnd - s === key.length && logger && header.loggerEnd - header.loggerStart === logger.length && bytesAt(buf, header.loggerStart, header.loggerEnd, logger)) {
-        return opensContext(buf, header.restStart, e);
-      }
-    }
-    return true;
+    const key = this.headBuf;
+    const k = this.headKeyStart;
+    for (let j = 0; j < keyLength; j++) if (buf[s + j] !== key[k + j]) return true;
+    const header = readOsloHeader(buf, s, e);
+    if (!header || header.pidEnd - s !== keyLength || header.loggerEnd - header.loggerStart !== this.headLoggerLength) return true;
+    const l = this.headLoggerStart;
+    for (let j = 0; j < this.headLoggerLength; j++) if (buf[header.loggerStart + j] !== key[l + j]) return true;
+    return opensContext(buf, header.restStart, e);
   }
 
-  private rememberOsloHead(buf: Buffer, s: number, _e: number, header: OsloHeader | null): void {
+  private rememberOsloHead(buf: Buffer, s: number, header: OsloHeader | null): void {
     if (!header) {
-      this.headKey = null;
-      this.headLogger = null;
+      this.headKeyLength = -1;
       return;
     }
-    this.headKey = Buffer.from(buf.subarray(s, header.pidEnd));
-    this.headLogger = Buffer.from(buf.subarray(header.loggerStart, header.loggerEnd));
+    this.headBuf = buf;
+    this.headKeyStart = s;
+    this.headKeyLength = header.pidEnd - s;
+    this.headLoggerStart = header.loggerStart;
+    this.headLoggerLength = header.loggerEnd - header.loggerStart;
   }
 
   private textOpens(text: string): boolean {
@@ -263,8 +330,8 @@ export class RecordAssembler {
       return true;
     }
     if (format === "qemu") {
-      // libvirt prints the QEMU command line one argument per line, each ending in " \", right after "starting up".
-      const afterStartup = this.current.lines.length === 1 && text.endsWith("\\") && (this.current.lines[0]?.includes("starting up") ?? false);
+      // libvirt prints the QEMU command line one argument per line, each ending in " \\", right after "starting up".
+      const afterStartup = this.current.lineCount === 1 && text.endsWith("\\") && (this.current.lines[0]?.includes("starting up") ?? false);
       const continues = this.previousEndsWithBackslash || afterStartup;
       this.previousEndsWithBackslash = text.endsWith("\\");
       return !continues;
@@ -279,7 +346,6 @@ export class RecordAssembler {
     return true;
   }
 }
-
 const syslogPrefix = /^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\S+|\d{10}\.\d{6}) (\S+ [^\s[:]+(?:\[\d+\])?): ?(.*)$/;
 const innerOslo = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \d+) \S+ (\S+) ?(.*)$/;
 const innerBare = /^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL|TRACE) ([a-z][\w.]*) ?(.*)$/;

@@ -2,7 +2,6 @@
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { lstat, opendir, stat } from "node:fs/promises";
 import path from "node:path";
-import fg from "fast-glob";
 import type { SkippedInput } from "../model.js";
 import { describeError } from "./open.js";
 
@@ -182,6 +181,8 @@ export async function collectInputs(inputs: string[], cwd: string): Promise<Coll
       info = await stat(abs);
     } catch (error) {
       if (globChars.test(input)) {
+        // fast-glob loads only when a glob is given: it is a noticeable part of start-up otherwise.
+        const { default: fg } = await import("fast-glob");
         const matches = await fg(input, { cwd, absolute: true, dot: true, onlyFiles: true, suppressErrors: true });
         matches.sort(compareRotation);
         for (const file of matches) sources.push(await fileSource(file, path.relative(cwd, file), new HostResolver(path.dirname(file))));

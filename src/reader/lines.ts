@@ -9,7 +9,8 @@ export interface ChunkSink {
   lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number, regionEnd: number): void;
 }
 
-const initialCapacity = 1 << 16;
+// Small to start: a directory of 20,000 one-line files must not allocate 512 KiB of index per file.
+const initialCapacity = 1 << 10;
 
 /**
  * Carries the partial last line between chunks. A line longer than `maxLineBytes` keeps its first

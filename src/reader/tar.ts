@@ -93,9 +93,8 @@ async function openDecompressed(path: string, noun: string, options: TarOptions)
     return readableStream(gunzip, [file, gunzip]);
   }
   const tool = tools[compression];
-  let child: ChildProcess;
   try {
-    child = await spawnTool(tool.command, handle.fd, options.env);
+    return await spawnTool(tool.command, handle.fd, options.env);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new InputError(
@@ -108,10 +107,9 @@ async function openDecompressed(path: string, noun: string, options: TarOptions)
     // The child holds its own copy of the descriptor.
     await handle.close();
   }
-  return toolStream(child, tool.command);
 }
 
-function spawnTool(command: string, stdinFd: number, env: NodeJS.ProcessEnv | undefined): Promise<ChildProcess> {
+function spawnTool(command: string, stdinFd: number, env: NodeJS.ProcessEnv | undefined): Promise<ChunkStream> {
   // Reading the file through stdin spares us quoting a path that may start with "-".
   const child = spawn(command, ["-dc"], { stdio: [stdinFd, "pipe", "pipe"], env });
   return new Promise((resolve, reject) => {
@@ -120,7 +118,7 @@ function spawnTool(command: string, stdinFd: number, env: NodeJS.ProcessEnv | un
       child.off("error", reject);
       // A later error (a failed kill) must not crash the process; the exit status tells the story.
       child.on("error", () => {});
-      resolve(child);
+      resolve(toolStream(child, command));
     });
   });
 }
@@ -153,10 +151,18 @@ function toolStream(child: ChildProcess, command: string): ChunkStream {
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("close", (code, signal) => resolve({ code, signal })),
   );
+  // Node discards a child's unread stdout when it exits unless something listens; a small archive
+  // can be decompressed before our first read. The no-op listener keeps the stream paused instead.
+  stdout.on("readable", () => {});
   const iterator = (stdout as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   return {
     async next() {
-      const result = await iterator.next();
+      let result: IteratorResult<Buffer>;
+      try {
+        result = await iterator.next();
+      } catch (error) {
+        throw new ArchiveFault(`${command} output could not be read`, describeError(error), true, { cause: error });
+      }
       if (!result.done) return result.value;
       const { code, signal } = await closed;
       if (code === 0) return null;
@@ -386,6 +392,7 @@ export async function* tarMembers(path: string, options: TarOptions = {}): Async
     new ArchiveFault(`corrupt tar header at offset ${offset}`, detail, false);
 
   async function* memberChunks(state: { remaining: number; isCurrent: boolean }): AsyncGenerator<Buffer> {
+    if (!state.isCurrent) throw new Error(`${path}: tar member data read after the next member was requested`);
     while (state.remaining > 0) {
       if (failure) throw failure;
       if (!state.isCurrent) throw new Error(`${path}: tar member data read after the next member was requested`);
@@ -409,6 +416,11 @@ export async function* tarMembers(path: string, options: TarOptions = {}): Async
       if (failure) throw failure;
       const headerOffset = source.offset;
       const block = await source.read(blockBytes);
+      // Damage at the very start is more likely a file that was never a tarball.
+      const isEmptyArchive = block.length === blockBytes && isZeroBlock(block);
+      if (headerOffset === 0 && !isTarball(block) && !isEmptyArchive) {
+        throw new InputError("not a tar archive (no tar header at its start)");
+      }
       if (block.length < blockBytes) throw truncated();
       // The archive ends with two zero blocks; GNU tar stops at the first, and so do we.
       if (isZeroBlock(block)) return;
@@ -437,10 +449,11 @@ export async function* tarMembers(path: string, options: TarOptions = {}): Async
 
       // Old GNU sparse headers may be followed by extension blocks before the data.
       if (flag === "S" && block[482] !== 0) {
-        for (let extension = await source.read(blockBytes); ; extension = await source.read(blockBytes)) {
+        let extension: Buffer;
+        do {
+          extension = await source.read(blockBytes);
           if (extension.length < blockBytes) throw truncated();
-          if (extension[504] === 0) break;
-        }
+        } while (extension[504] !== 0);
       }
 
       const pax = new Map([...globalPax, ...localPax]);

@@ -1,13 +1,31 @@
 // The only reader of rule files: parses YAML with positions, validates, compiles; errors name file:line:col.
 import { readFileSync, readdirSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import safeRegex from "safe-regex2";
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import type { Document, LineCounter } from "yaml";
 import type { Level } from "../model.js";
 import { requiredLiterals } from "./literals.js";
 import type { ConfigRule, Layer, Localized, LogRule, NameFilter, Rule, RuleExample, ValueTest } from "./rule.js";
-import { configRuleSchema, logRuleSchema, type ConfigRuleFile, type LogRuleFile } from "./schema.js";
+import { buildSchemas, type ConfigRuleFile, type LogRuleFile } from "./schema.js";
+
+let schemas: ReturnType<typeof buildSchemas> | undefined;
+
+// yaml, zod and the ReDoS checker are loaded only when a rule file is read as YAML: the built-in pack
+// comes precompiled (dist/rules-pack.json), which keeps `cloudtriage scan` quick to start in a pipe.
+const require = createRequire(import.meta.url);
+const lazy = {
+  get yaml(): typeof import("yaml") {
+    return require("yaml") as typeof import("yaml");
+  },
+  get schema(): ReturnType<typeof buildSchemas> {
+    schemas ??= buildSchemas((require("zod") as typeof import("zod")).z);
+    return schemas;
+  },
+  get safeRegex(): (pattern: string) => boolean {
+    return require("safe-regex2") as (pattern: string) => boolean;
+  },
+};
 
 /** A rule file that cannot be used; the message starts with `file:line:col`. */
 export class RuleError extends Error {}
@@ -22,7 +40,8 @@ interface Position {
   col: number;
 }
 
-function positionOf(doc: Document, counter: LineCounter, keyPath: (string | number)[]): Position {
+function positionOf(doc: Document | null, counter: LineCounter | null, keyPath: (string | number)[]): Position {
+  if (!doc || !counter) return { line: 1, col: 1 };
   for (let depth = keyPath.length; depth >= 0; depth--) {
     const node = doc.getIn(keyPath.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
     if (node && typeof node === "object" && node.range) {
@@ -35,6 +54,7 @@ function positionOf(doc: Document, counter: LineCounter, keyPath: (string | numb
 
 function keyPosition(doc: Document, counter: LineCounter, objectPath: (string | number)[], key: string): Position {
   const node = objectPath.length ? doc.getIn(objectPath, true) : doc.contents;
+  const { isMap, isScalar } = lazy.yaml;
   if (isMap(node)) {
     for (const item of node.items) {
       if (isScalar(item.key) && item.key.value === key && item.key.range) {
@@ -74,8 +94,10 @@ function defaultLayer(id: string): Layer {
 
 interface Located {
   file: string;
-  doc: Document;
-  counter: LineCounter;
+  doc: Document | null;
+  counter: LineCounter | null;
+  /** Off for the built-in pack, which was checked when it was packed. */
+  checkBacktracking: boolean;
 }
 
 function compileRegex(where: Located, keyPath: (string | number)[], pattern: string, flags: string): RegExp {
@@ -86,7 +108,7 @@ function compileRegex(where: Located, keyPath: (string | number)[], pattern: str
     fail(where.file, positionOf(where.doc, where.counter, keyPath), `invalid regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, "")}`);
   }
   // Nested quantifiers such as (a+)+ backtrack exponentially on a line that almost matches.
-  if (!safeRegex(pattern)) {
+  if (where.checkBacktracking && !lazy.safeRegex(pattern)) {
     fail(where.file, positionOf(where.doc, where.counter, keyPath), "regular expression may backtrack catastrophically (a quantifier inside a repeated group); rewrite it without nested repetition");
   }
   return regex;
@@ -201,9 +223,10 @@ export function loadRuleFile(absPath: string, display: string): Rule {
   } catch (error) {
     throw new RuleError(`${display}: cannot read rule file: ${(error as Error).message}`);
   }
+  const { LineCounter, parseDocument } = lazy.yaml;
   const counter = new LineCounter();
   const doc = parseDocument(source, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
-  const where: Located = { file: display, doc, counter };
+  const where: Located = { file: display, doc, counter, checkBacktracking: true };
   const yamlError = doc.errors[0];
   if (yamlError) {
     const pos = counter.linePos(yamlError.pos[0]);
@@ -212,6 +235,7 @@ export function loadRuleFile(absPath: string, display: string): Rule {
   const data = doc.toJS() as unknown;
   if (typeof data !== "object" || data === null || Array.isArray(data)) fail(display, { line: 1, col: 1 }, "a rule file holds one mapping (id, title, severity, match, …)");
   const kind = (data as { kind?: unknown }).kind;
+  const { configRuleSchema, logRuleSchema } = lazy.schema;
   const schema = kind === "config" ? configRuleSchema : logRuleSchema;
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
@@ -228,7 +252,54 @@ export function loadRuleFile(absPath: string, display: string): Rule {
   const spec = parsed.data;
   const expectedId = path.basename(absPath).replace(/\.ya?ml$/, "");
   if (spec.id !== expectedId) fail(display, positionOf(doc, counter, ["id"]), `id \`${spec.id}\` must equal the file name \`${expectedId}\``);
+  lastSpec = spec as LogRuleFile | ConfigRuleFile;
+  return compileSpec(where, lastSpec);
+}
+
+function compileSpec(where: Located, spec: LogRuleFile | ConfigRuleFile): Rule {
   return spec.kind === "config" ? compileConfigRule(where, spec as ConfigRuleFile) : compileLogRule(where, spec as LogRuleFile);
+}
+
+/** The validated spec of the last file loadRuleFile read (the packer stores these). */
+let lastSpec: LogRuleFile | ConfigRuleFile | null = null;
+
+export interface PackedRule {
+  file: string;
+  display: string;
+  spec: LogRuleFile | ConfigRuleFile;
+}
+
+export interface RulePack {
+  /** Newest modification time of the rule files it was made from, and how many there were. */
+  newestMtimeMs: number;
+  files: number;
+  rules: PackedRule[];
+}
+
+/** Validates every built-in rule file (YAML, schema, regexes, backtracking) into one JSON document. */
+export function packBuiltinRules(): RulePack {
+  const files = ruleFiles(builtinRulesDir);
+  const rules = files.map((file) => {
+    const display = path.join("rules", path.relative(builtinRulesDir, file));
+    loadRuleFile(file, display);
+    return { file: path.relative(builtinRulesDir, file), display, spec: lastSpec as LogRuleFile | ConfigRuleFile };
+  });
+  return { newestMtimeMs: Math.max(0, ...files.map((f) => statSync(f).mtimeMs)), files: files.length, rules };
+}
+
+export const rulePackFile = fileURLToPath(new URL("../rules-pack.json", import.meta.url));
+
+/** The packed built-in rules, when the pack is at least as new as every rule file; else null. */
+function loadPackedBuiltin(): Rule[] | null {
+  let pack: RulePack;
+  try {
+    pack = JSON.parse(readFileSync(rulePackFile, "utf8")) as RulePack;
+  } catch {
+    return null;
+  }
+  const files = ruleFiles(builtinRulesDir);
+  if (files.length !== pack.files || files.some((f) => statSync(f).mtimeMs > pack.newestMtimeMs)) return null;
+  return pack.rules.map((r) => compileSpec({ file: r.display, doc: null, counter: null, checkBacktracking: false }, r.spec));
 }
 
 function ruleFiles(dir: string): string[] {
@@ -243,9 +314,10 @@ function ruleFiles(dir: string): string[] {
 
 /** Loads the built-in pack and each user pack; a duplicate id is an error naming both files. */
 export function loadRules(userDirs: string[] = [], options: { builtin?: boolean; cwd?: string } = {}): Rule[] {
-  const dirs = [...(options.builtin === false ? [] : [builtinRulesDir]), ...userDirs.map((d) => path.resolve(options.cwd ?? ".", d))];
-  const rules: Rule[] = [];
-  const seen = new Map<string, string>();
+  const packed = options.builtin === false ? null : loadPackedBuiltin();
+  const dirs = [...(options.builtin === false || packed ? [] : [builtinRulesDir]), ...userDirs.map((d) => path.resolve(options.cwd ?? ".", d))];
+  const rules: Rule[] = [...(packed ?? [])];
+  const seen = new Map<string, string>(rules.map((r) => [r.id, r.file]));
   for (const dir of dirs) {
     let files: string[];
     try {
