@@ -224,7 +224,17 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   }
   try {
     const chunks = given ?? (source.kind === "stdin" ? readStreamChunks(state.options.stdin ?? (process.stdin as Readable)) : readFileChunks(source.absPath));
+    let first = true;
     for await (const chunk of chunks) {
+      if (first) {
+        first = false;
+        // journalctl's header names the years its short timestamps leave out.
+        const range = /^-- (?:Logs begin at|Journal begins at) \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[^,]*, (?:end at|ends at) \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)/.exec(chunk.subarray(0, 300).toString("latin1"));
+        if (range?.[2]) {
+          ctx.referenceMs = Date.parse(`${range[2].replace(" ", "T")}Z`) + 86_400_000;
+          info.yearKnown = true;
+        }
+      }
       if (spoolFd !== null) writeSync(spoolFd, chunk);
       splitter.push(chunk);
       state.options.onProgress?.({ files: sourceIndex, totalFiles: state.sources.length, bytes: state.bytes + splitter.bytes, totalBytes: state.totalBytes });
@@ -238,6 +248,9 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   splitter.end();
   assembler.end();
   info.format = assembler.format ?? "generic";
+  // Syslog-style times carry no year; unless a header or the capture gave it, they cannot date a tree.
+  if (info.format !== "syslog") info.yearKnown = true;
+  else if (source.captureTime !== null) info.yearKnown = true;
   info.lastLine = assembler.lastRecordLine;
   info.records = assembler.records;
   const first = assembler.firstRecordHead;
@@ -272,6 +285,7 @@ function sourceInfo(s: Source): SourceInfo {
     records: 0,
     isLive: rotationKey(path.posix.basename(s.displayPath)).age === 0,
     notices: [],
+    yearKnown: false,
     treeKey,
     captureTime: s.captureTime,
     isSpool: false,

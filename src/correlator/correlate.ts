@@ -26,6 +26,8 @@ export interface SourceInfo {
   /** Files of one capture: the host root, or the folder that holds var/log, or the file's folder. */
   treeKey: string;
   captureTime: number | null;
+  /** False for syslog-style times whose year was guessed from the file's date. */
+  yearKnown: boolean;
   /** Kinds of notice already given for this file (each is said once). */
   notices: string[];
   /** Standard input copied to a temporary file so it can be read again. */
@@ -55,6 +57,10 @@ export interface CorrelatedIncident {
 const layerRank: Record<string, number> = { hardware: 0, kernel: 1, config: 2, storage: 3, network: 4, libvirt: 5, qemu: 6, service: 7 };
 /** How far apart a libvirt line and nova's line for the same failure may be. */
 const sameFailureWindowMs = 60_000;
+/** How far before or after a failure a keyless cause on the same host may be (a log line, not a config file). */
+const explainWindowMs = 10 * 60_000;
+/** Related lines from one file, before lines from other files get their turn. */
+const relatedPerFile = 3;
 
 function keysOf(c: CollectedFinding): string[] {
   return [...c.finding.requestIds, ...c.finding.instanceIds, ...c.meta.keys];
@@ -72,9 +78,15 @@ function attachInstanceIds(input: CorrelationInput): void {
   }
   for (const c of findings) {
     if (keysOf(c).length > 0 || c.meta.time === null || !c.meta.rule || c.meta.rule.kind !== "log") continue;
-    const twin = findings.find(
-      (o) => o !== c && o.finding.ruleId === c.finding.ruleId && o.finding.host === c.finding.host && o.finding.instanceIds.length > 0 && o.meta.time !== null && Math.abs((o.meta.time as number) - (c.meta.time as number)) <= sameFailureWindowMs,
-    );
+    // The same failure seen by another component on the same host a moment apart: nova-compute's line
+    // for libvirtd's error, or the file log for its journal copy. Take the ids of the nearest one.
+    let twin: CollectedFinding | null = null;
+    for (const o of findings) {
+      if (o === c || o.finding.ruleId !== c.finding.ruleId || o.finding.host !== c.finding.host || o.meta.time === null) continue;
+      if (o.finding.instanceIds.length === 0 && o.finding.requestIds.length === 0) continue;
+      const gap = Math.abs(o.meta.time - c.meta.time);
+      if (gap <= sameFailureWindowMs && (twin === null || gap < Math.abs((twin.meta.time as number) - c.meta.time))) twin = o;
+    }
     if (twin) {
       c.finding.instanceIds.push(...twin.finding.instanceIds);
       for (const id of twin.finding.requestIds) if (!c.finding.requestIds.includes(id)) c.finding.requestIds.push(id);
@@ -142,8 +154,19 @@ async function attachRelated(input: CorrelationInput): Promise<void> {
         candidates.push(r);
       }
     }
-    candidates.sort((a, b) => usefulness(b) - usefulness(a) || (a.record.time ?? 0) - (b.record.time ?? 0));
-    const chosen = candidates.slice(0, input.maxRelated);
+    // Another component's or host's view is worth more than the same service's own lines again.
+    const worth = (r: RelatedRecord) => usefulness(r) + (r.record.component !== c.finding.component ? 2 : 0) + (r.record.host !== c.finding.host ? 1 : 0);
+    candidates.sort((a, b) => worth(b) - worth(a) || (a.record.time ?? 0) - (b.record.time ?? 0));
+    // The best lines of each file first, so the API, scheduler and conductor are not crowded out by one chatty log.
+    const perFile = new Map<string, number>();
+    const first: RelatedRecord[] = [];
+    const rest: RelatedRecord[] = [];
+    for (const r of candidates) {
+      const n = perFile.get(r.record.path) ?? 0;
+      perFile.set(r.record.path, n + 1);
+      (n < relatedPerFile ? first : rest).push(r);
+    }
+    const chosen = [...first, ...rest].slice(0, input.maxRelated);
     chosen.sort((a, b) => (a.record.time ?? Infinity) - (b.record.time ?? Infinity) || a.record.line - b.record.line);
     c.finding.related = chosen.map(toRelated);
   }
@@ -184,14 +207,23 @@ function groupIncidents(input: CorrelationInput): CollectedFinding[][] {
       else uf.union(earlier, i);
     }
   });
-  // Findings with no ids (config, host-level) join the incidents of what they explain: same host first.
+  // Findings with no ids join the incidents of what they explain, on the same host first. A config
+  // finding explains every such failure; a log finding only the nearest one in time (within minutes).
   findings.forEach((c, i) => {
     if (keysOf(c).length > 0) return;
     const explained = explainsOf(c);
     if (explained.length === 0) return;
     const targets = findings.map((o, j) => ({ o, j })).filter(({ o, j }) => j !== i && explained.includes(o.finding.ruleId));
     const sameHost = targets.filter(({ o }) => o.finding.host === c.finding.host);
-    for (const { j } of sameHost.length ? sameHost : targets) uf.union(i, j);
+    const pool = sameHost.length ? sameHost : targets;
+    if (c.meta.time === null) {
+      for (const { j } of pool) uf.union(i, j);
+      return;
+    }
+    const near = pool
+      .filter(({ o }) => o.meta.time !== null && Math.abs((o.meta.time as number) - (c.meta.time as number)) <= explainWindowMs)
+      .sort((a, b) => Math.abs((a.o.meta.time as number) - (c.meta.time as number)) - Math.abs((b.o.meta.time as number) - (c.meta.time as number)));
+    if (near[0]) uf.union(i, near[0].j);
   });
   const groups = new Map<number, CollectedFinding[]>();
   findings.forEach((c, i) => {
@@ -201,6 +233,15 @@ function groupIncidents(input: CorrelationInput): CollectedFinding[][] {
     group.push(c);
   });
   return [...groups.values()].filter((g) => g.length >= 2);
+}
+
+/** A QEMU failure read in QEMU's own log, a libvirt one in libvirtd's: closer to the cause than nova's or the journal's copy. */
+function isAtOrigin(c: CollectedFinding): boolean {
+  const component = c.finding.component ?? "";
+  if (c.meta.layer === "qemu") return component === "qemu";
+  if (c.meta.layer === "libvirt") return /^(libvirtd|virtqemud|virtsecretd|virtproxyd)$/.test(component) && !c.finding.path.includes("journal");
+  if (c.meta.layer === "config") return true;
+  return !c.finding.path.includes("journal");
 }
 
 /** The member that explains others and is explained by none; else infrastructure before service, then the earliest. */
@@ -214,6 +255,7 @@ export function chooseRootCause(members: CollectedFinding[]): CollectedFinding {
   const ordered = [...candidates].sort(
     (a, b) =>
       (layerRank[a.meta.layer] ?? 9) - (layerRank[b.meta.layer] ?? 9) ||
+      Number(isAtOrigin(b)) - Number(isAtOrigin(a)) ||
       (a.meta.time ?? Infinity) - (b.meta.time ?? Infinity) ||
       severityOrder(a.finding.severity) - severityOrder(b.finding.severity),
   );

@@ -96,6 +96,7 @@ function requestLost(input: CorrelationInput): CollectedFinding[] {
 function serviceSilent(input: CorrelationInput): CollectedFinding[] {
   const newestByTree = new Map<string, number>();
   for (const s of input.sources) {
+    if (!s.yearKnown) continue;
     const t = Math.max(s.lastTime ?? -Infinity, s.captureTime ?? -Infinity);
     if (Number.isFinite(t)) newestByTree.set(s.treeKey, Math.max(newestByTree.get(s.treeKey) ?? -Infinity, t));
   }

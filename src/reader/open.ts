@@ -2,7 +2,10 @@
 import { createReadStream, readFileSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
+import * as zlib from "node:zlib";
+
+// Node before 20.15 has no zlib.crc32; a member's length is still checked there.
+const crc32 = (zlib as { crc32?: (data: Buffer, value?: number) => number }).crc32;
 
 /** An input that cannot be read, or can be read only in part; `reason` is shown to the operator. */
 export class InputError extends Error {
@@ -113,22 +116,151 @@ async function readOrFail(handle: import("node:fs/promises").FileHandle, buf: Bu
   }
 }
 
-/** Inflates on the libuv pool thread, so decompression overlaps the scan. */
+/** Compressed bytes pulled from a stream; what one gzip member did not use is held for the next. */
+class CompressedInput {
+  private readonly iterator: AsyncIterator<Buffer>;
+  private held: Buffer = Buffer.alloc(0);
+  /** Bytes of the file taken so far: where the next member, or the garbage, starts. */
+  offset = 0;
+
+  constructor(source: Readable) {
+    this.iterator = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<Buffer | null> {
+    let chunk = this.held;
+    this.held = Buffer.alloc(0);
+    if (chunk.length === 0) {
+      const result = await this.iterator.next();
+      if (result.done) return null;
+      chunk = result.value;
+    }
+    this.offset += chunk.length;
+    return chunk;
+  }
+
+  unread(bytes: Buffer): void {
+    this.held = bytes;
+    this.offset -= bytes.length;
+  }
+
+  /** At least `bytes` bytes unless the stream ends first; they stay unread. */
+  async peek(bytes: number): Promise<Buffer> {
+    while (this.held.length < bytes) {
+      const result = await this.iterator.next();
+      if (result.done) break;
+      this.held = Buffer.concat([this.held, result.value]);
+    }
+    return this.held;
+  }
+
+  skip(bytes: number): void {
+    this.held = this.held.subarray(bytes);
+    this.offset += bytes;
+  }
+}
+
+/** A gzip member header's length (RFC 1952 §2.3); 0 while more bytes are needed, -1 when it is not one. */
+function gzipHeaderLength(buf: Buffer): number {
+  if ((buf.length > 0 && buf[0] !== 0x1f) || (buf.length > 1 && buf[1] !== 0x8b) || (buf.length > 2 && buf[2] !== 8) || (buf.length > 3 && (buf[3] as number) & 0xe0)) return -1;
+  if (buf.length < 10) return 0;
+  const flags = buf[3] as number;
+  let p = 10;
+  if (flags & 4) p = buf.length < 12 ? Infinity : 12 + buf.readUInt16LE(10);
+  for (const field of [8, 16]) {
+    if (!(flags & field) || p > buf.length) continue;
+    const nul = buf.indexOf(0, p);
+    p = nul < 0 ? Infinity : nul + 1;
+  }
+  if (flags & 2) p += 2;
+  return p <= buf.length ? p : 0;
+}
+
+function zlibError(code: "Z_BUF_ERROR" | "Z_DATA_ERROR", message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+const maxGzipHeaderBytes = 1 << 20;
+
+/**
+ * Inflates member by member on the libuv pool thread, so decompression overlaps the scan. Node's
+ * gunzip drops all it decoded in its last step when garbage follows a member, so the members'
+ * ends are found here and the bytes after the last one are judged on their own.
+ */
 export async function* gunzipChunks(source: Readable): AsyncGenerator<Buffer> {
-  const gunzip = createGunzip({ chunkSize: chunkBytes });
-  source.on("error", (error) => gunzip.destroy(error));
-  source.pipe(gunzip);
+  const input = new CompressedInput(source);
   let produced = 0;
   let checkedBinary = false;
+  let inflater: zlib.InflateRaw | null = null;
   try {
-    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
-      if (!checkedBinary) {
-        checkedBinary = true;
-        const binary = binaryReason(chunk);
-        if (binary) throw new InputError(binary);
+    for (let members = 0; ; members++) {
+      const start = input.offset;
+      let head = await input.peek(1);
+      if (members > 0 && head.length === 0) return;
+      // Zero padding after the last member (tapes, preallocated files) is not data; gzip ignores it too.
+      if (members > 0 && head[0] === 0) {
+        for (let chunk = await input.next(); chunk; chunk = await input.next()) if (chunk.some((b) => b !== 0)) throw garbageAfter(start, produced);
+        return;
       }
-      produced += chunk.length;
-      yield chunk;
+      let headerBytes = 0;
+      for (let want = 10; headerBytes === 0; want = head.length + 1) {
+        head = await input.peek(want);
+        headerBytes = gzipHeaderLength(head);
+        if (headerBytes < 0 || (headerBytes === 0 && head.length > maxGzipHeaderBytes)) {
+          if (members > 0) throw garbageAfter(start, produced);
+          throw zlibError("Z_DATA_ERROR", "incorrect header check");
+        }
+        if (headerBytes === 0 && head.length < want) throw zlibError("Z_BUF_ERROR", "unexpected end of file");
+      }
+      input.skip(headerBytes);
+
+      // A sync flush at the end hands out everything decodable before a cut, where Z_FINISH would drop the last step.
+      const member: zlib.InflateRaw = zlib.createInflateRaw({ chunkSize: chunkBytes, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      inflater = member;
+      let fed = 0;
+      let inputEnded = false;
+      // Feeds the member one chunk at a time: once raw inflate stops taking input, the member's data has ended.
+      const pump = (async () => {
+        for (;;) {
+          const chunk = await input.next();
+          if (chunk === null) {
+            inputEnded = true;
+            member.end();
+            return;
+          }
+          fed += chunk.length;
+          await new Promise<void>((resolve, reject) => member.write(chunk, (error) => (error ? reject(error) : resolve())));
+          const unused = fed - member.bytesWritten;
+          if (unused > 0) {
+            input.unread(chunk.subarray(chunk.length - unused));
+            return;
+          }
+        }
+      })();
+      // A read error mid-member must end the inflater, or the loop below would wait for it forever.
+      pump.catch((error: unknown) => member.destroy(error as Error));
+      let crc = 0;
+      let size = 0;
+      for await (const chunk of member as AsyncIterable<Buffer>) {
+        if (!checkedBinary) {
+          checkedBinary = true;
+          const binary = binaryReason(chunk);
+          if (binary) throw new InputError(binary);
+        }
+        if (typeof crc32 === "function") crc = crc32(chunk, crc);
+        size += chunk.length;
+        produced += chunk.length;
+        yield chunk;
+      }
+      await pump;
+      member.destroy();
+      inflater = null;
+      const trailer = await input.peek(8);
+      if (inputEnded || trailer.length < 8) throw zlibError("Z_BUF_ERROR", "unexpected end of file");
+      if ((typeof crc32 === "function" && trailer.readUInt32LE(0) !== crc >>> 0) || trailer.readUInt32LE(4) !== size % 2 ** 32) {
+        throw zlibError("Z_DATA_ERROR", "incorrect data check");
+      }
+      input.skip(8);
     }
   } catch (error) {
     if (error instanceof InputError) throw error;
@@ -138,10 +270,13 @@ export async function* gunzipChunks(source: Readable): AsyncGenerator<Buffer> {
       { cause: error },
     );
   } finally {
-    source.unpipe(gunzip);
-    gunzip.destroy();
+    inflater?.destroy();
     if ("destroy" in source && typeof source.destroy === "function") source.destroy();
   }
+}
+
+function garbageAfter(offset: number, produced: number): InputError {
+  return new InputError(`trailing garbage at byte ${offset}, after the gzip data${produced > 0 ? "; earlier lines were scanned" : ""}`);
 }
 
 /** Standard input: gzip is recognised there too (`zcat` is not needed). */
