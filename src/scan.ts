@@ -5,7 +5,8 @@ import { Worker } from "node:worker_threads";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { checkConfigFiles } from "./engine/config-check.js";
+import { checkConfigFiles, type ConfigFile } from "./engine/config-check.js";
+import { resolveMemberLink, stripArchiveRoot, tarMembers } from "./reader/tar.js";
 import { FindingCollector, type CollectedFinding } from "./engine/findings.js";
 import { Engine } from "./engine/match.js";
 import { Hits } from "./engine/prefilter.js";
@@ -19,7 +20,7 @@ import { RecordAssembler, hashOfId, type PendingRecord } from "./parser/assemble
 import { componentFromPath, findDomainNames } from "./parser/fields.js";
 import { parseHead, type FormatName } from "./parser/formats.js";
 import { buildRecord, type SourceContext } from "./parser/record.js";
-import { collectInputs, rotationKey, type Source } from "./reader/inputs.js";
+import { collectInputs, isConfigPath, isLogPath, rotationKey, type Source } from "./reader/inputs.js";
 import { LineSplitter } from "./reader/lines.js";
 import { InputError, readConfigText, readFileChunks, readStreamChunks } from "./reader/open.js";
 import { redactResult } from "./redact/redact.js";
@@ -327,6 +328,97 @@ export async function scanText(text: string, sourcePath: string, rules: Rule[], 
   return state.collector.findings.map((c) => c.finding);
 }
 
+async function memberText(chunks: AsyncIterable<Buffer>, limit = 4 << 20): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    if (size < limit) parts.push(Buffer.from(chunk));
+    size += chunk.length;
+  }
+  return Buffer.concat(parts).toString("utf8");
+}
+
+/**
+ * A tarball (sosreport .tar.xz, .tar.gz, …) is read in one streaming pass: each log member is scanned
+ * as it goes by, config members are kept as text, and the host name and capture time, which sos may
+ * store after the logs, are given to the archive's findings once the pass is over.
+ */
+async function scanArchive(state: ScanState, archive: Source, archiveIndex: number, configs: ConfigFile[]): Promise<void> {
+  const prefix = archive.displayPath ? path.posix.dirname(archive.displayPath).replace(/^\.$/, "") : "";
+  const display = (member: string) => (prefix ? `${prefix}/${member}` : member);
+  const roots = new Map<string, { host: string | null; captureTime: number | null }>();
+  const rootOf = (name: string) => name.slice(0, name.length - stripArchiveRoot(name).length);
+  const aliases = new Map<string, string>();
+  const scanned = new Map<string, number>();
+  const first = state.sources.length;
+  const archiveInfo = state.sources[archiveIndex] as SourceInfo;
+  archiveInfo.format = "generic";
+  try {
+    for await (const member of tarMembers(archive.absPath)) {
+      const rel = stripArchiveRoot(member.name);
+      const root = rootOf(member.name);
+      if (!roots.has(root)) roots.set(root, { host: null, captureTime: null });
+      const meta = roots.get(root) as { host: string | null; captureTime: number | null };
+      if (member.type === "symlink" && member.linkName) {
+        if (isLogPath(rel)) aliases.set(resolveMemberLink(member.name, member.linkName), member.name);
+        continue;
+      }
+      if (member.type !== "file") continue;
+      if (/^(sos_commands\/(host|general)\/hostname|hostname|etc\/hostname)$/.test(rel)) {
+        meta.host ??= (await memberText(member.chunks(), 4096)).split("\n", 1)[0]?.trim() || null;
+        continue;
+      }
+      if (rel === "sos_commands/date/date") {
+        const date = (await memberText(member.chunks(), 4096)).split("\n", 1)[0]?.trim() ?? "";
+        const t = Date.parse(date.replace(/\s+[A-Z]{3,4}\s+(\d{4})$/, " $1 UTC"));
+        if (!Number.isNaN(t)) meta.captureTime = t;
+        continue;
+      }
+      if (isConfigPath(rel)) {
+        configs.push({ path: display(member.name), host: null, text: await memberText(member.chunks()), sourceIndex: archiveIndex, root } as ConfigFile & { root: string });
+        continue;
+      }
+      if (!isLogPath(rel)) continue;
+      const name = aliases.get(member.name) ?? member.name;
+      const source: Source = { kind: "file", absPath: archive.absPath, displayPath: display(name), host: null, captureTime: null, mtimeMs: member.mtimeMs };
+      const index = state.sources.length;
+      state.sources.push({ ...sourceInfo(source), archive: { path: archive.absPath, member: member.name, root } });
+      scanned.set(member.name, index);
+      await scanSource(state, source, index, member.chunks());
+    }
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    skip(state, { path: archive.displayPath || archive.absPath, reason: error.reason });
+  }
+  // A link met after its target renames the target's findings to the link's name.
+  for (const [target, link] of aliases) {
+    const index = scanned.get(target);
+    if (index === undefined) continue;
+    const info = state.sources[index] as SourceInfo;
+    const renamed = display(link);
+    for (const c of state.collector.findings) if (c.meta.sourceIndex === index) c.finding.path = renamed;
+    for (const r of state.observations.apiRequests) if (r.sourceIndex === index) r.path = renamed;
+    info.displayPath = renamed;
+  }
+  for (let i = first; i < state.sources.length; i++) {
+    const info = state.sources[i] as SourceInfo;
+    const meta = roots.get(info.archive?.root ?? "");
+    if (!meta) continue;
+    info.host ??= meta.host;
+    info.captureTime ??= meta.captureTime;
+    if (meta.host) info.treeKey = `host:${meta.host}`;
+  }
+  for (const c of state.collector.findings) {
+    if (c.meta.sourceIndex < first) continue;
+    const info = state.sources[c.meta.sourceIndex] as SourceInfo;
+    c.finding.host ??= info.host;
+  }
+  for (const r of state.observations.apiRequests) if (r.sourceIndex >= first) r.host ??= state.sources[r.sourceIndex]?.host ?? null;
+  for (const config of configs as (ConfigFile & { root?: string })[]) {
+    if (config.sourceIndex === archiveIndex && config.root !== undefined) config.host ??= roots.get(config.root)?.host ?? null;
+  }
+}
+
 /** What a worker sends back: everything the main thread needs to correlate as if it had read the files. */
 export interface WorkerResult {
   findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; keys: string[] }[];
@@ -424,28 +516,36 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   }
   for (const entry of collected.skipped) skip(state, entry);
   try {
+    const archiveConfigs: ConfigFile[] = [];
     const jobs = Math.max(1, Math.min(options.jobs ?? 1, collected.sources.length));
     const sizes = await Promise.all(collected.sources.map(async (s) => (s.kind === "stdin" ? 0 : ((await stat(s.absPath).catch(() => null))?.size ?? 0))));
     const totalBytes = sizes.reduce((a, b) => a + b, 0);
     state.totalBytes = totalBytes;
     // Starting a worker costs tens of milliseconds: small scans stay on the main thread.
-    if (jobs > 1 && options.ruleSource && totalBytes >= minParallelBytes && !collected.sources.some((s) => s.kind === "stdin")) {
+    if (jobs > 1 && options.ruleSource && totalBytes >= minParallelBytes && !collected.sources.some((s) => s.kind === "stdin" || s.kind === "archive")) {
       await scanInWorkers(state, collected.sources, sizes, jobs, options.ruleSource);
     } else {
-      for (let i = 0; i < collected.sources.length; i++) await scanSource(state, collected.sources[i] as Source, i);
+      for (let i = 0; i < collected.sources.length; i++) {
+        const source = collected.sources[i] as Source;
+        if (source.kind === "archive") await scanArchive(state, source, i, archiveConfigs);
+        else await scanSource(state, source, i);
+      }
     }
-    const configFiles = collected.configFiles.flatMap((source, i) => {
+    const configFiles = [...archiveConfigs, ...collected.configFiles.flatMap((source, i) => {
       const text = readConfigText(source.absPath);
       if (typeof text !== "string") {
         skip(state, { path: source.displayPath, reason: text.reason });
         return [];
       }
       return [{ path: source.displayPath, host: source.host, text, sourceIndex: collected.sources.length + i }];
-    });
+    })];
     checkConfigFiles(configFiles, options.rules, state.collector, options.language);
     const all: CollectedFinding[] = state.collector.findings;
     const incidents = options.correlate === false ? [] : await correlate({ findings: all, collector: state.collector, index: state.index, sources: state.sources, observations: state.observations, rules: options.rules, language: options.language, maxRelated: options.maxRelated ?? 20 });
-    for (const f of state.unmatched.findings(options.maxUnmatched ?? 10, options.language)) all.push(f);
+    for (const f of state.unmatched.findings(options.maxUnmatched ?? 10, options.language)) {
+      f.finding.host ??= state.sources[f.meta.sourceIndex]?.host ?? null;
+      all.push(f);
+    }
     const findings = all.map((c, i) => {
       c.finding.id = `F${i + 1}`;
       return c.finding;

@@ -30,6 +30,8 @@ export interface SourceInfo {
   yearKnown: boolean;
   /** Kinds of notice already given for this file (each is said once). */
   notices: string[];
+  /** A member of a tarball: re-read by streaming the archive again. */
+  archive?: { path: string; member: string; root: string };
   /** Standard input copied to a temporary file so it can be read again. */
   isSpool: boolean;
 }

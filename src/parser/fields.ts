@@ -144,7 +144,13 @@ export function stripAnsi(text: string): string {
 export function componentFromPath(path: string): string | null {
   const p = path.split("\\").join("/");
   if (/(^|\/)libvirt\/qemu\/[^/]+$/.test(p) || /(^|\/)containers\/qemu\/[^/]+$/.test(p)) return "qemu";
-  const base = (p.split("/").pop() ?? "").replace(/\.(gz|xz|bz2)$/, "").replace(/(\.\d+|-\d{8,10})$/, "");
+  let base = (p.split("/").pop() ?? "").replace(/\.(gz|xz|bz2)$/, "").replace(/(\.\d+|-\d{8,10})$/, "");
+  // sosreport's tail of a big log: sos_strings/nova/var.log.nova.nova-compute.log.tailed
+  if (base.endsWith(".tailed")) {
+    const parts = base.replace(/\.tailed$/, "").split(".");
+    const logAt = parts.lastIndexOf("log");
+    base = logAt > 0 ? `${parts[logAt - 1]}.log` : parts.join(".");
+  }
   if (base.startsWith("management-server")) return "zstack-management";
   if (base.startsWith("zstack-kvmagent")) return "zstack-kvmagent";
   if (/^(libvirtd|virtqemud|virtsecretd|virtproxyd)\.log$/.test(base)) return base.replace(/\.log$/, "");

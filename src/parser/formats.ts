@@ -224,7 +224,12 @@ function parseJournalJson(line: string, ctx: ParseContext): LineHead | null {
   };
   const raw = entry.MESSAGE;
   let message = field("MESSAGE");
-  if (message === undefined) message = raw === null ? "[MESSAGE larger than journalctl's 4096-byte limit; run journalctl with --all]" : "";
+  if (message === undefined) {
+    // journalctl -o json prints null for a field over 4096 bytes; oslo.log's journal handler also sends
+    // the traceback as EXCEPTION_INFO, which often survives, so the failure text is not lost.
+    const exception = field("EXCEPTION_INFO") ?? field("EXCEPTION_TEXT");
+    message = raw === null ? `[MESSAGE larger than journalctl's 4096-byte limit; run journalctl with --all]${exception ? `\n${exception}` : ""}` : (exception ?? "");
+  }
   const outer = emptyHead(message);
   const realtime = field("__REALTIME_TIMESTAMP");
   outer.time = realtime ? parseEpochMicros(realtime) : null;
@@ -235,6 +240,10 @@ function parseJournalJson(line: string, ctx: ParseContext): LineHead | null {
   outer.level = levelFromPriority(field("PRIORITY"));
   const refined = refineWithInner(outer, ctx);
   if (refined.level === null) refined.level = outer.level;
+  // oslo.log's journal handler sends the logger and request id as fields too: they survive a null MESSAGE.
+  refined.logger ??= field("LOGGER_NAME") ?? null;
+  const requestId = field("REQUEST_ID");
+  if (requestId?.startsWith("req-") && !refined.requestIds.includes(requestId)) refined.requestIds = [...refined.requestIds, requestId];
   return refined;
 }
 
@@ -408,7 +417,7 @@ export function isHeaderLine(format: FormatName, line: string): boolean {
 }
 
 const detectors: [FormatName, (line: string) => boolean][] = [
-  ["journal-json", (l) => l.startsWith("{") && l.includes('"MESSAGE"')],
+  ["journal-json", (l) => l.startsWith("{") && /"(MESSAGE|__CURSOR|__REALTIME_TIMESTAMP|_HOSTNAME|PRIORITY)"/.test(l)],
   ["oslo", (l) => osloHead.test(l)],
   ["libvirt", (l) => libvirtHead.test(l) || libvirtOldHead.test(l)],
   ["zstack", (l) => zstackHead.test(l)],

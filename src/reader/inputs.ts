@@ -3,10 +3,12 @@ import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { lstat, opendir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { SkippedInput } from "../model.js";
-import { describeError } from "./open.js";
+import { describeError, InputError } from "./open.js";
+import { isTarballFile } from "./tar.js";
 
 export interface Source {
-  kind: "file" | "stdin";
+  /** An archive is a tarball (sosreport) whose members are scanned as they stream by. */
+  kind: "file" | "stdin" | "archive";
   absPath: string;
   /** Relative to the scanned directory when one was given; `-` for stdin. */
   displayPath: string;
@@ -38,6 +40,11 @@ export function isLogPath(relative: string): boolean {
   if (/^(messages|syslog|kern\.log|journalctl_)/.test(base)) return true;
   if (/(^|[._-])journal/.test(base)) return true;
   return false;
+}
+
+/** Names that may be tarballs in a directory walk; a file named on the command line is checked by content. */
+export function isTarballName(name: string): boolean {
+  return /\.(tar(\.(gz|xz|bz2|zst))?|tgz|txz|tbz2?)$/.test(name);
 }
 
 /** INI-style configuration the config rules read. */
@@ -197,18 +204,49 @@ export async function collectInputs(inputs: string[], cwd: string): Promise<Coll
       const state: WalkState = { seenDirs: new Set(), entries: 0, files: [], skipped, root: abs, display };
       await walk(abs, state);
       const hosts = new HostResolver(abs);
-      const logs = state.files.filter((f) => isLogPath(path.relative(abs, f))).sort(compareRotation);
+      const logs = preferLinkNames(state.files.filter((f) => isLogPath(path.relative(abs, f)))).sort(compareRotation);
       for (const file of logs) sources.push(await fileSource(file, display(file), hosts));
+      for (const file of state.files.filter((f) => isTarballName(f) && !isLogPath(path.relative(abs, f))).sort()) {
+        if (await isTarballFile(file).catch(() => false)) sources.push({ ...(await fileSource(file, display(file), hosts)), kind: "archive" });
+      }
       for (const file of state.files.filter((f) => isConfigPath(path.relative(abs, f))).sort()) {
         configFiles.push(await fileSource(file, display(file), hosts));
       }
     } else if (info.isFile()) {
-      sources.push(await fileSource(abs, input, new HostResolver(path.dirname(abs))));
+      const source = await fileSource(abs, input, new HostResolver(path.dirname(abs)));
+      let archive = false;
+      try {
+        archive = await isTarballFile(abs);
+      } catch (error) {
+        // A compressed tarball whose tool is missing: say which tool, do not read it as a log.
+        skipped.push({ path: input, reason: error instanceof InputError ? error.reason : describeError(error) });
+        continue;
+      }
+      sources.push(archive ? { ...source, kind: "archive", displayPath: "" } : source);
     } else {
       skipped.push({ path: input, reason: "not a regular file (FIFO, socket or device); skipped" });
     }
   }
   return { sources, configFiles, skipped };
+}
+
+/**
+ * sosreport keeps a large log's tail in sos_strings/…/var.log.nova.nova-compute.log.tailed and links
+ * var/log/nova/nova-compute.log to it: read it once, under the name the service gave it.
+ */
+function preferLinkNames(files: string[]): string[] {
+  const byTarget = new Map<string, string>();
+  for (const file of files) {
+    let target = file;
+    try {
+      target = realpathSync(file);
+    } catch {
+      target = file;
+    }
+    const earlier = byTarget.get(target);
+    if (!earlier || (earlier.includes("/sos_strings/") && !file.includes("/sos_strings/"))) byTarget.set(target, file);
+  }
+  return [...byTarget.values()];
 }
 
 async function fileSource(abs: string, displayPath: string, hosts: HostResolver): Promise<Source> {
