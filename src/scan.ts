@@ -119,8 +119,10 @@ function inWindow(state: ScanState, source: Source, time: number | null): boolea
   const { sinceMs, untilMs, sinceDurationMs } = state.options;
   if (sinceMs != null && time < sinceMs) return false;
   if (untilMs != null && time > untilMs) return false;
-  // A duration counts back from the sosreport's capture time, or from now for live logs.
-  if (sinceDurationMs != null && time < (source.captureTime ?? Date.now()) - sinceDurationMs) return false;
+  // A duration counts back from the sosreport's capture time, which a tarball may give only after its
+  // logs: such findings are dropped once the scan is over (dropOlderThanCapture).
+  if (sinceDurationMs != null && source.captureTime !== null && time < source.captureTime - sinceDurationMs) return false;
+  if (sinceDurationMs != null && source.captureTime === null && source.kind !== "file" && time < Date.now() - sinceDurationMs) return false;
   return true;
 }
 
@@ -419,6 +421,17 @@ async function scanArchive(state: ScanState, archive: Source, archiveIndex: numb
   }
 }
 
+/** `--since 24h`: a duration before each source's capture time (known now), or before now for live logs. */
+function dropOlderThanCapture(state: ScanState, durationMs: number): void {
+  const now = Date.now();
+  const kept = state.collector.findings.filter((c) => {
+    if (c.meta.time === null) return true;
+    const info = state.sources[c.meta.sourceIndex];
+    return c.meta.time >= (info?.captureTime ?? now) - durationMs;
+  });
+  state.collector.findings.splice(0, state.collector.findings.length, ...kept);
+}
+
 /** What a worker sends back: everything the main thread needs to correlate as if it had read the files. */
 export interface WorkerResult {
   findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; keys: string[] }[];
@@ -540,6 +553,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
       return [{ path: source.displayPath, host: source.host, text, sourceIndex: collected.sources.length + i }];
     })];
     checkConfigFiles(configFiles, options.rules, state.collector, options.language);
+    if (options.sinceDurationMs != null) dropOlderThanCapture(state, options.sinceDurationMs);
     const all: CollectedFinding[] = state.collector.findings;
     const incidents = options.correlate === false ? [] : await correlate({ findings: all, collector: state.collector, index: state.index, sources: state.sources, observations: state.observations, rules: options.rules, language: options.language, maxRelated: options.maxRelated ?? 20 });
     for (const f of state.unmatched.findings(options.maxUnmatched ?? 10, options.language)) {

@@ -128,9 +128,29 @@ function toRelated(r: RelatedRecord): RelatedLine {
   };
 }
 
-async function attachRelated(input: CorrelationInput): Promise<void> {
+/**
+ * The keys a finding's related lines are looked up by. A finding that names only an instance (a QEMU
+ * log, a libvirt line) also takes the request ids of its incident, so the API request that built the
+ * instance shows beside it.
+ */
+function relatedKeys(input: CorrelationInput, groups: CollectedFinding[][]): Map<CollectedFinding, string[]> {
+  const out = new Map<CollectedFinding, string[]>();
+  const groupOf = new Map<CollectedFinding, CollectedFinding[]>();
+  for (const g of groups) for (const m of g) groupOf.set(m, g);
+  for (const c of input.findings) {
+    const keys = keysOf(c);
+    if (c.finding.requestIds.length === 0) {
+      for (const m of groupOf.get(c) ?? []) for (const id of m.finding.requestIds) if (!keys.includes(id)) keys.push(id);
+    }
+    out.set(c, keys);
+  }
+  return out;
+}
+
+async function attachRelated(input: CorrelationInput, groups: CollectedFinding[][]): Promise<void> {
+  const keysFor = relatedKeys(input, groups);
   const wanted = new Set<number>();
-  for (const c of input.findings) for (const key of keysOf(c)) {
+  for (const c of input.findings) for (const key of keysFor.get(c) ?? []) {
     const h = hashOfId(key);
     if (h >= 0) wanted.add(h);
   }
@@ -148,7 +168,7 @@ async function attachRelated(input: CorrelationInput): Promise<void> {
   for (const c of input.findings) {
     const seen = new Set<string>();
     const candidates: RelatedRecord[] = [];
-    for (const key of keysOf(c)) {
+    for (const key of keysFor.get(c) ?? []) {
       for (const r of byKey.get(key) ?? []) {
         const where = `${r.record.path}:${r.record.line}`;
         if (seen.has(where) || r.record.path === c.finding.path) continue;
@@ -274,8 +294,8 @@ function summarise(root: CollectedFinding, members: CollectedFinding[]): string 
 export async function correlate(input: CorrelationInput): Promise<CorrelatedIncident[]> {
   attachInstanceIds(input);
   for (const derived of derivedFindings(input)) input.findings.push(derived);
-  await attachRelated(input);
   const groups = groupIncidents(input);
+  await attachRelated(input, groups);
   const incidents = groups.map((members, i): CorrelatedIncident => {
     const root = chooseRootCause(members);
     const requestIds = [...new Set(members.flatMap((m) => m.finding.requestIds))];

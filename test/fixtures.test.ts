@@ -1,0 +1,98 @@
+// Each fixture tree through the whole pipeline: the findings, lines, related lines and incidents a person wrote down.
+import { readdirSync, existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+import { loadRules } from "../src/ruleset/load.js";
+import { scan } from "../src/scan.js";
+import { exitCodeFor } from "../src/cli/exit-code.js";
+import type { Finding, ScanResult } from "../src/model.js";
+
+interface Place {
+  rule: string;
+  path: string;
+  line: number;
+}
+
+interface Expected {
+  description: string;
+  exitCode: number;
+  findings: (Place & { count?: number; host?: string; fields?: Record<string, string>; related?: { path: string; line: number }[] })[];
+  incidents?: { rootCause: Place; findings: Place[] }[];
+}
+
+const root = path.resolve("fixtures");
+const rules = loadRules();
+const cases = readdirSync(root).filter((name) => existsSync(path.join(root, name, "expected.yaml")));
+
+function key(p: { rule?: string; ruleId?: string; path: string; line: number }): string {
+  return `${p.rule ?? p.ruleId} ${p.path}:${p.line}`;
+}
+
+const results = new Map<string, Promise<ScanResult>>();
+function scanCase(name: string): Promise<ScanResult> {
+  let result = results.get(name);
+  if (!result) {
+    result = scan({ inputs: [path.join(root, name)], cwd: process.cwd(), rules, language: "en" });
+    results.set(name, result);
+  }
+  return result;
+}
+
+it("has the fixture trees the pipeline is proven on", () => {
+  expect(cases.length).toBeGreaterThanOrEqual(3);
+});
+
+it("exercises every rule in some fixture's expected.yaml", () => {
+  const expectedRules = new Set(cases.flatMap((name) => (parse(readFileSync(path.join(root, name, "expected.yaml"), "utf8")) as Expected).findings.map((f) => f.rule)));
+  expect(rules.map((r) => r.id).filter((id) => !expectedRules.has(id))).toEqual([]);
+});
+
+for (const name of cases) {
+  const expected = parse(readFileSync(path.join(root, name, "expected.yaml"), "utf8")) as Expected;
+  describe(`fixtures/${name}`, () => {
+    it("produces exactly the expected findings (rule, path, line)", async () => {
+      const result = await scanCase(name);
+      expect(result.findings.map(key).sort()).toEqual(expected.findings.map(key).sort());
+    });
+
+    it("gives each finding its count, host and fields", async () => {
+      const result = await scanCase(name);
+      const byKey = new Map(result.findings.map((f) => [key(f), f]));
+      for (const e of expected.findings) {
+        const f = byKey.get(key(e)) as Finding | undefined;
+        if (!f) continue;
+        if (e.count !== undefined) expect(f.count, `count of ${key(e)}`).toBe(e.count);
+        if (e.host !== undefined) expect(f.host, `host of ${key(e)}`).toBe(e.host);
+        for (const [field, value] of Object.entries(e.fields ?? {})) expect(f.fields[field], `${field} of ${key(e)}`).toBe(value);
+      }
+    });
+
+    it("links the related lines from other files and hosts", async () => {
+      const result = await scanCase(name);
+      const byKey = new Map(result.findings.map((f) => [key(f), f]));
+      for (const e of expected.findings) {
+        const f = byKey.get(key(e));
+        if (!f || !e.related) continue;
+        const related = f.related.map((r) => `${r.path}:${r.line}`);
+        for (const r of e.related) expect(related, `related lines of ${key(e)}`).toContain(`${r.path}:${r.line}`);
+      }
+    });
+
+    it("groups findings into incidents with the right root cause", async () => {
+      const result = await scanCase(name);
+      const idOf = new Map(result.findings.map((f) => [key(f), f.id]));
+      for (const incident of expected.incidents ?? []) {
+        const rootId = idOf.get(key(incident.rootCause));
+        const found = result.incidents.find((i) => i.rootCause === rootId);
+        expect(found, `an incident rooted at ${key(incident.rootCause)}`).toBeDefined();
+        const members = incident.findings.map((p) => idOf.get(key(p)));
+        expect([...(found?.findings ?? [])].sort()).toEqual(expect.arrayContaining(members.sort()));
+      }
+    });
+
+    it("exits with the expected code", async () => {
+      expect(exitCodeFor(await scanCase(name), "error")).toBe(expected.exitCode);
+    });
+  });
+}

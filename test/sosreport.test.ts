@@ -1,0 +1,142 @@
+// Sosreports as support engineers collect them: tarballs from two hosts, scanned directly, and what CI reads of them.
+import { execFileSync } from "node:child_process";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { beforeAll, describe, expect, it } from "vitest";
+import { run, type CliIO } from "../src/cli/run.js";
+import type { Finding, ScanResult } from "../src/model.js";
+import { parseXml, sarifValidator, type XmlElement } from "./helpers/ci-formats.js";
+
+const fixture = path.resolve("fixtures/openstack-controller-compute");
+const hosts = { "controller-0": "sosreport-controller-0-2024-05-14-qxkbrmn", "compute-1": "sosreport-compute-1-2024-05-14-vnwzjpa" };
+let root = "";
+let unpacked = "";
+
+/** Lays a fixture host out as sos 4.x does: sos_commands/host/hostname and sos_commands/date/date beside the tree. */
+function makeSosreport(host: string, dir: string): void {
+  cpSync(path.join(fixture, host), dir, { recursive: true });
+  mkdirSync(path.join(dir, "sos_commands/host"), { recursive: true });
+  mkdirSync(path.join(dir, "sos_commands/date"), { recursive: true });
+  writeFileSync(path.join(dir, "sos_commands/host/hostname"), `${host}\n`);
+  writeFileSync(path.join(dir, "sos_commands/date/date"), "Tue May 14 12:45:00 UTC 2024\n");
+}
+
+async function cli(argv: string[], cwd = root): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const out = new PassThrough();
+  out.on("data", (d) => (stdout += d));
+  const err = new PassThrough();
+  err.on("data", (d) => (stderr += d));
+  const stdin = Readable.from([]) as Readable & { isTTY?: boolean };
+  stdin.isTTY = true;
+  const io: CliIO = { stdout: out, stderr: err, stdin, env: {}, cwd };
+  const code = await run(argv, io);
+  return { code, stdout, stderr };
+}
+
+const tarballs = ["sosreport-controller-0.tar.xz", "sosreport-compute-1.tar.gz"];
+
+beforeAll(() => {
+  root = mkdtempSync(path.join(tmpdir(), "ct-sos-"));
+  unpacked = path.join(root, "unpacked");
+  for (const [host, name] of Object.entries(hosts)) makeSosreport(host, path.join(unpacked, name));
+  execFileSync("tar", ["-cJf", path.join(root, tarballs[0]!), "-C", unpacked, hosts["controller-0"]]);
+  execFileSync("tar", ["-czf", path.join(root, tarballs[1]!), "-C", unpacked, hosts["compute-1"]]);
+});
+
+function summary(f: Finding): string {
+  return `${f.ruleId} ${f.host} ${f.path}:${f.line} x${f.count} related=${f.related.map((r) => `${r.path}:${r.line}`).join(",")}`;
+}
+
+function incidents(r: ScanResult): string[] {
+  const byId = new Map(r.findings.map((f) => [f.id, `${f.ruleId} ${f.path}:${f.line}`]));
+  return r.incidents.map((i) => `root ${byId.get(i.rootCause)} <- ${i.findings.map((id) => byId.get(id)).sort().join(" | ")}`).sort();
+}
+
+describe("scanning sosreport tarballs", () => {
+  it("gives each finding its host from the sosreport and links across hosts", async () => {
+    const { code, stdout } = await cli(["scan", ...tarballs, "--format", "json"]);
+    expect(code).toBe(1);
+    const result = JSON.parse(stdout) as ScanResult;
+    const hostsSeen = new Set(result.findings.map((f) => f.host));
+    expect([...hostsSeen].sort()).toEqual(["compute-1", "controller-0"]);
+    const enomem = result.findings.find((f) => f.ruleId === "qemu-guest-memory-enomem" && f.path.endsWith("qemu/instance-0000000a.log"));
+    expect(enomem?.host).toBe("compute-1");
+    // The compute's failure is linked to the API request that asked for the instance, on the controller.
+    expect(enomem?.related.some((r) => r.host === "controller-0" && r.path === `${hosts["controller-0"]}/var/log/nova/nova-api.log`)).toBe(true);
+    expect(result.incidents.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("finds exactly what scanning the unpacked trees finds: findings, related lines, incidents", async () => {
+    const packed = JSON.parse((await cli(["scan", ...tarballs, "--format", "json"])).stdout) as ScanResult;
+    const plain = JSON.parse((await cli(["scan", "unpacked", "--format", "json"])).stdout) as ScanResult;
+    expect(packed.findings.map(summary).sort()).toEqual(plain.findings.map(summary).sort());
+    expect(incidents(packed)).toEqual(incidents(plain));
+  });
+
+  it("counts a duration in --since back from the sosreport's capture time", async () => {
+    // Captured at 12:45 (sos_commands/date/date); QEMU ran out of memory at 10:41, the NoValidHost came at 11:27.
+    const recent = JSON.parse((await cli(["scan", ...tarballs, "--format", "json", "--since", "100m"])).stdout) as ScanResult;
+    const rules = new Set(recent.findings.map((f) => f.ruleId));
+    expect(rules.has("nova-no-valid-host")).toBe(true);
+    expect(rules.has("qemu-guest-memory-enomem")).toBe(false);
+  });
+});
+
+describe("CI formats over the sosreports", () => {
+  it("writes SARIF 2.1.0 that validates against the schema, with JUnit beside it from the same scan", async () => {
+    const { code } = await cli(["scan", ...tarballs, "--format", "markdown", "--output", "sarif=out.sarif", "--output", "junit=out.xml"]);
+    expect(code).toBe(1);
+    const sarif = JSON.parse(readFileSync(path.join(root, "out.sarif"), "utf8"));
+    const validate = sarifValidator();
+    const valid = validate(sarif);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(valid).toBe(true);
+    const results = sarif.runs[0].results as { ruleId: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[] }[];
+    expect(results.some((r) => r.ruleId === "nova-no-valid-host" && r.locations[0]?.physicalLocation.region.startLine === 19)).toBe(true);
+    const descriptors = sarif.runs[0].tool.driver.rules as { id: string; helpUri?: string }[];
+    expect(descriptors.find((d) => d.id === "nova-no-valid-host")?.helpUri).toMatch(/^https:\/\//);
+
+    const junit = parseXml(readFileSync(path.join(root, "out.xml"), "utf8"));
+    const suites = junit.children.filter((c) => c.name === "testsuite");
+    expect(suites.map((s) => s.attributes.name).sort()).toEqual(["compute-1", "controller-0"]);
+    const controller = suites.find((s) => s.attributes.name === "controller-0") as XmlElement;
+    const noValidHost = controller.children.find((c) => c.attributes.name?.startsWith("nova-no-valid-host:")) as XmlElement;
+    expect(noValidHost.children.filter((c) => c.name === "failure").length).toBeGreaterThanOrEqual(1);
+    const passing = controller.children.find((c) => c.attributes.name?.startsWith("zstack-no-vmx-svm:")) as XmlElement;
+    expect(passing.children.filter((c) => c.name === "failure")).toEqual([]);
+  });
+
+  it("prints a Markdown summary with incidents first", async () => {
+    const { stdout } = await cli(["scan", ...tarballs, "--format", "markdown"]);
+    expect(stdout.indexOf("Incident")).toBeGreaterThanOrEqual(0);
+    expect(stdout.indexOf("Incident")).toBeLessThan(stdout.indexOf("| severity") === -1 ? Infinity : stdout.indexOf("| severity"));
+  });
+});
+
+describe("baselines", () => {
+  it("suppresses every known finding on a rescan and reports only a newly injected failure, with exit 1", async () => {
+    expect((await cli(["scan", ...tarballs, "--write-baseline", "baseline.json", "--format", "json"])).code).toBe(1);
+    const rescan = await cli(["scan", ...tarballs, "--baseline", "baseline.json", "--format", "json"]);
+    expect(rescan.code).toBe(0);
+    const quiet = JSON.parse(rescan.stdout) as ScanResult;
+    expect(quiet.findings).toEqual([]);
+    expect(quiet.summary.suppressed).toBeGreaterThan(20);
+
+    // A week later the same cloud has one new failure: an rbd secret missing on the compute.
+    const later = path.join(root, "later");
+    cpSync(path.join(unpacked, hosts["compute-1"]), path.join(later, hosts["compute-1"]), { recursive: true });
+    appendFileSync(
+      path.join(later, hosts["compute-1"], "var/log/nova/nova-compute.log"),
+      "2024-05-14 12:44:01.220 2741 ERROR nova.virt.libvirt.driver [None req-9d1e7c52-1b1a-4c8e-a7f3-2e5b9c0d4a61 6f2b0c9e8d7a4b1c9e5f3a2d1c0b9a8e 3c4d5e6f7a8b4c9d8e7f6a5b4c3d2e1f - - default default] [instance: 45b6f25d-6e45-4c46-9d8b-c334a59cd4fa] Failed to attach volume at mountpoint: /dev/vdb: libvirt.libvirtError: Secret not found: no secret with matching uuid '457eb676-33da-42ec-9a8c-9293d545c337'\n",
+    );
+    execFileSync("tar", ["-czf", path.join(root, "later-compute-1.tar.gz"), "-C", later, hosts["compute-1"]]);
+    const next = await cli(["scan", tarballs[0]!, "later-compute-1.tar.gz", "--baseline", "baseline.json", "--format", "json"]);
+    expect(next.code).toBe(1);
+    const fresh = JSON.parse(next.stdout) as ScanResult;
+    expect(fresh.findings.map((f) => `${f.ruleId} ${f.host}`)).toEqual(["libvirt-rbd-secret-not-found compute-1"]);
+  });
+});
