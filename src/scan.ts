@@ -17,7 +17,7 @@ import { Observations, observationRules } from "./correlator/observations.js";
 import type { Finding, Language, LogRecord, ScanResult, Severity, SkippedInput } from "./model.js";
 import { SEVERITIES } from "./model.js";
 import { RecordAssembler, hashOfId, type PendingRecord } from "./parser/assemble.js";
-import { componentFromPath, findDomainNames } from "./parser/fields.js";
+import { componentFromPath, findDomainNames, journalRangeEnd } from "./parser/fields.js";
 import { parseHead, type FormatName } from "./parser/formats.js";
 import { buildRecord, type SourceContext } from "./parser/record.js";
 import { collectInputs, isConfigPath, isLogPath, rotationKey, type Source } from "./reader/inputs.js";
@@ -232,9 +232,9 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
       if (first) {
         first = false;
         // journalctl's header names the years its short timestamps leave out.
-        const range = /^-- (?:Logs begin at|Journal begins at) \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[^,]*, (?:end at|ends at) \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)/.exec(chunk.subarray(0, 300).toString("latin1"));
-        if (range?.[2]) {
-          ctx.referenceMs = Date.parse(`${range[2].replace(" ", "T")}Z`) + 86_400_000;
+        const end = journalRangeEnd(chunk.subarray(0, 300).toString("latin1"));
+        if (end !== null) {
+          ctx.referenceMs = end;
           info.yearKnown = true;
         }
       }

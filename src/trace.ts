@@ -3,7 +3,7 @@ import { Chalk } from "chalk";
 import type { Readable } from "node:stream";
 import type { LogRecord } from "./model.js";
 import { RecordAssembler, type PendingRecord } from "./parser/assemble.js";
-import { componentFromPath, findDomainNames } from "./parser/fields.js";
+import { componentFromPath, findDomainNames, journalRangeEnd } from "./parser/fields.js";
 import { buildRecord, type SourceContext } from "./parser/record.js";
 import { collectInputs, type Source } from "./reader/inputs.js";
 import { LineSplitter } from "./reader/lines.js";
@@ -75,13 +75,28 @@ export async function trace(options: TraceOptions): Promise<{ text: string; foun
     for (const source of collected.sources) {
       const ctx: SourceContext = { path: source.displayPath, host: source.host, component: source.kind === "stdin" ? null : componentFromPath(source.displayPath), instanceId: null, referenceMs: source.captureTime ?? source.mtimeMs ?? Date.now() };
       let lastTime = 0;
+      let firstRecord = true;
+      let domainMatched = false;
       const reason = await readSource(source, stdinBuffer, options.stdin, (pending, assembler) => {
-        if (!containsAny(pending.lines, needles)) return;
+        if (firstRecord) {
+          firstRecord = false;
+          const year = journalRangeEnd(pending.lines[0]?.toString("latin1") ?? "");
+          if (year !== null) ctx.referenceMs = year;
+        }
+        // A per-domain QEMU log is about one instance from its startup line on: every later line belongs.
+        if (!(assembler.format === "qemu" && domainMatched) && !containsAny(pending.lines, needles)) return;
+        if (assembler.format === "qemu") domainMatched = true;
         const record = buildRecord(pending, assembler.format ?? "generic", ctx);
         if (record.time !== null) lastTime = record.time;
         traced.push({ record, sortTime: record.time ?? lastTime, order: order++ });
-        for (const id of record.requestIds) ids.add(id);
-        if (record.globalRequestId) ids.add(record.globalRequestId);
+        // Ids are chained only from lines that name what was asked for, so one request does not pull in
+        // every other request that touched the same host: its global/local twin and the instance it built.
+        if (pass === 0) {
+          for (const id of record.requestIds) ids.add(id);
+          if (record.globalRequestId) ids.add(record.globalRequestId);
+          // The instance a request built or acted on: its QEMU and libvirt lines carry no request id.
+          for (const id of record.instanceIds) ids.add(id);
+        }
         const uuid = /(?:^|\s)-uuid ([0-9a-f-]{36})\b/.exec(record.message)?.[1];
         if (uuid && ids.has(uuid)) for (const name of findDomainNames(record.message)) ids.add(name);
         const guest = /-name guest=(instance-[0-9a-f]{8})/.exec(record.message)?.[1];

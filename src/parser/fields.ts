@@ -181,3 +181,9 @@ export function componentFromLogger(logger: string | null): string | null {
   if (!logger) return null;
   return logger.split(".")[0] ?? null;
 }
+
+/** journalctl's header ("-- Logs begin at …, end at Tue 2024-05-14 12:40:02 UTC. --") gives the year short times lack. */
+export function journalRangeEnd(line: string): number | null {
+  const m = /^-- (?:Logs begin at|Journal begins at) \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[^,]*, (?:end at|ends at) \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)/.exec(line);
+  return m?.[2] ? Date.parse(`${m[2].replace(" ", "T")}Z`) + 86_400_000 : null;
+}
