@@ -156,6 +156,18 @@ describe("the installed command", () => {
     expect(forced.stdout).toMatch(/\x1b\[/);
   });
 
+  it("prints titles and remediation in Chinese under LANG=zh_CN.UTF-8, and JSON says which language", async () => {
+    const text = await spawnBin(["scan", "fixtures/openstack-controller-compute", "--no-color"], { env: { LANG: "zh_CN.UTF-8" } });
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain("根本原因");
+    expect(text.stdout).toContain("处理步骤");
+    expect(text.stdout).toMatch(/调度器|主机/);
+    const json = await spawnBin(["scan", "fixtures/openstack-controller-compute", "--format", "json", "--lang", "zh-CN"]);
+    const result = JSON.parse(json.stdout);
+    expect(result.language).toBe("zh-CN");
+    expect(result.findings.find((f: { ruleId: string }) => f.ruleId === "nova-no-valid-host").remediation).toMatch(/[\u4e00-\u9fff]/);
+  });
+
   it("prints usage errors on stderr with exit 2", async () => {
     const { code, stderr } = await spawnBin(["scan", "--fail-on", "sometimes", "x"]);
     expect(code).toBe(2);
