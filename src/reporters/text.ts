@@ -20,6 +20,7 @@ const words = {
     references: "See",
     truncated: (n: number) => `${n} over-long lines were matched on their first bytes only`,
     suppressed: (n: number) => `${n} findings suppressed by baseline or suppressions`,
+    alsoAt: "also at",
   },
   "zh-CN": {
     scanned: (files: number, lines: number, mb: string) => `已扫描 ${files} 个文件，${grouped(lines)} 行，${mb} MB`,
@@ -37,6 +38,7 @@ const words = {
     references: "参考",
     truncated: (n: number) => `${n} 个超长行只匹配了开头部分`,
     suppressed: (n: number) => `${n} 个发现被基线或抑制文件隐藏`,
+    alsoAt: "同样出现在",
   },
 } satisfies Record<Language, unknown>;
 
@@ -110,7 +112,11 @@ function timeline(members: Finding[]): TimelineEntry[] {
       if (!entries.has(key)) entries.set(key, relatedEntry(r));
     }
   }
-  return [...entries.values()].sort((a, b) => (a.timestamp ?? "9").localeCompare(b.timestamp ?? "9")).slice(0, 40);
+  // DEBUG lines make way for the API request, scheduler results and errors when there are enough of those.
+  let chosen = [...entries.values()];
+  const informative = chosen.filter((e) => e.isFinding || e.level !== "DEBUG");
+  if (informative.length >= 6) chosen = informative;
+  return chosen.sort((a, b) => (a.timestamp ?? "9").localeCompare(b.timestamp ?? "9")).slice(0, 30);
 }
 
 function relatedEntry(r: RelatedLine): TimelineEntry {
@@ -130,7 +136,19 @@ function incidentBlock(c: ChalkInstance, incident: Incident, byId: Map<string, F
   const symptoms = members.filter((m) => m !== root);
   if (symptoms.length) {
     out.push(`  ${c.bold(w.symptoms)}:`);
-    for (const s of symptoms) out.push(findingBlock(c, s, w, false, "  "));
+    // The same failure read twice (a file and its journal copy, a message and its traceback summary) shows once.
+    const groups = new Map<string, Finding[]>();
+    for (const s of symptoms) {
+      const key = `${s.ruleId}\u0000${s.host ?? ""}\u0000${(s.timestamp ?? "").slice(0, 19)}\u0000${s.message}`;
+      groups.set(key, [...(groups.get(key) ?? []), s]);
+    }
+    const journalLast = (a: Finding, b: Finding) => Number(/journal/.test(a.path)) - Number(/journal/.test(b.path));
+    for (const group of groups.values()) {
+      const [first, ...copies] = group.sort(journalLast);
+      if (!first) continue;
+      out.push(findingBlock(c, first, w, false, "  "));
+      if (copies.length) out.push(c.dim(`           ${w.alsoAt}: ${copies.map(location).join("  ")}`));
+    }
   }
   const entries = timeline(members);
   if (entries.length > 1) {
