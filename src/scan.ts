@@ -165,13 +165,19 @@ function handleRecord(state: ScanState, source: Source, sourceIndex: number, ctx
       continue;
     }
     matchedRule = true;
-    const collected = state.collector.addRecord(record, match.rule, match.fields, sourceIndex);
+    const collected = state.collector.addRecord(record, match.rule, match.fields, sourceIndex, zstackHostKeys(record.message));
     if (collected) state.options.onFinding?.(collected.finding);
   }
   // An instance set to ERROR is not its own cause: that record alone does not count as an error for it.
   const onlySetError = matches.length > 0 && matches.every((m) => m.rule.id === "nova-set-instance-error" || state.internal.has(m.rule.id));
   if ((record.level === "ERROR" || record.level === "CRITICAL") && !onlySetError) state.observations.noteError(record);
   if (!matchedRule && isUnmatchedError(record)) state.unmatched.add(record, sourceIndex);
+}
+
+/** ZStack names the host a failure happened on as host[uuid:…]: a key that links the agent's and the node's view. */
+function zstackHostKeys(message: string): string[] {
+  if (!message.includes("host[uuid:")) return [];
+  return [...new Set([...message.matchAll(/\bhost\[uuid:([0-9a-f]{32})\b/g)].map((m) => `zstack-host:${m[1]}`))];
 }
 
 function isUnmatchedError(record: LogRecord): boolean {
@@ -434,7 +440,7 @@ function dropOlderThanCapture(state: ScanState, durationMs: number): void {
 
 /** What a worker sends back: everything the main thread needs to correlate as if it had read the files. */
 export interface WorkerResult {
-  findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; keys: string[] }[];
+  findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; keys: string[]; scope: string[]; level: string | null }[];
   unmatched: UnmatchedTemplate[];
   observations: { apiRequests: Observations["apiRequests"]; domains: Map<string, string>; domainMentions: Observations["domainMentions"]; errorIdHashes: Set<number> };
   index: { hashes: Uint32Array; sources: Uint32Array; lines: Uint32Array };
@@ -456,7 +462,7 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], assi
   }
   const o = state.observations;
   return {
-    findings: state.collector.findings.map((c) => ({ finding: c.finding, ruleId: c.finding.ruleId, time: c.meta.time, sourceIndex: c.meta.sourceIndex, keys: c.meta.keys })),
+    findings: state.collector.findings.map((c) => ({ finding: c.finding, ruleId: c.finding.ruleId, time: c.meta.time, sourceIndex: c.meta.sourceIndex, keys: c.meta.keys, scope: c.meta.scope ?? [], level: c.meta.level ?? null })),
     unmatched: state.unmatched.export(),
     observations: { apiRequests: o.apiRequests, domains: o.domains, domainMentions: o.domainMentions, errorIdHashes: o.errorIdHashes },
     index: state.index.export(),
@@ -500,7 +506,7 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
   const merged = results.flatMap((r) => r.findings).sort((a, b) => a.sourceIndex - b.sourceIndex || a.finding.line - b.finding.line);
   for (const f of merged) {
     const rule = rulesById.get(f.ruleId) ?? null;
-    const collected = state.collector.add(f.finding, { rule, time: f.time, sourceIndex: f.sourceIndex, keys: f.keys, explains: [], layer: rule?.layer ?? "service" });
+    const collected = state.collector.add(f.finding, { rule, time: f.time, sourceIndex: f.sourceIndex, keys: f.keys, scope: f.scope, level: f.level, explains: [], layer: rule?.layer ?? "service" });
     collected.finding.count = f.finding.count;
     state.options.onFinding?.(collected.finding);
   }

@@ -235,10 +235,14 @@ function groupIncidents(input: CorrelationInput): CollectedFinding[][] {
     if (keysOf(c).length > 0) return;
     const explained = explainsOf(c);
     if (explained.length === 0) return;
-    const targets = findings.map((o, j) => ({ o, j })).filter(({ o, j }) => j !== i && explained.includes(o.finding.ruleId));
+    let targets = findings.map((o, j) => ({ o, j })).filter(({ o, j }) => j !== i && explained.includes(o.finding.ruleId));
+    // A ZStack cause names its KVM host: it explains failures on that host only.
+    const scope = c.meta.scope ?? [];
+    if (scope.length) targets = targets.filter(({ o }) => (o.meta.scope ?? []).some((s) => scope.includes(s)));
     const sameHost = targets.filter(({ o }) => o.finding.host === c.finding.host);
-    const pool = sameHost.length ? sameHost : targets;
-    if (c.meta.time === null) {
+    const pool = scope.length ? targets : sameHost.length ? sameHost : targets;
+    // A standing condition (hardware, kernel, config) explains every such failure; a passing one the nearest.
+    if (c.meta.time === null || ["hardware", "kernel", "config"].includes(c.meta.layer)) {
       for (const { j } of pool) uf.union(i, j);
       return;
     }
@@ -266,6 +270,10 @@ function isAtOrigin(c: CollectedFinding): boolean {
   return !c.finding.path.includes("journal");
 }
 
+function isEcho(c: CollectedFinding): boolean {
+  return c.meta.level === "TRACE" || c.meta.level === "DEBUG";
+}
+
 /** The member that explains others and is explained by none; else infrastructure before service, then the earliest. */
 export function chooseRootCause(members: CollectedFinding[]): CollectedFinding {
   const ids = new Set(members.map((m) => m.finding.ruleId));
@@ -278,6 +286,7 @@ export function chooseRootCause(members: CollectedFinding[]): CollectedFinding {
     (a, b) =>
       (layerRank[a.meta.layer] ?? 9) - (layerRank[b.meta.layer] ?? 9) ||
       Number(isAtOrigin(b)) - Number(isAtOrigin(a)) ||
+      Number(isEcho(a)) - Number(isEcho(b)) ||
       (a.meta.time ?? Infinity) - (b.meta.time ?? Infinity) ||
       severityOrder(a.finding.severity) - severityOrder(b.finding.severity),
   );

@@ -7,11 +7,15 @@ export interface FindingMeta {
   rule: Rule | null;
   time: number | null;
   sourceIndex: number;
-  /** Extra correlation keys: volume, image and ZStack host UUIDs. */
+  /** Extra correlation keys (not used by rules today; request ids and instance UUIDs are in the finding). */
   keys: string[];
+  /** Where a failure happened when no id says it: a ZStack host UUID. Narrows which findings a cause explains. */
+  scope?: string[];
   /** When the finding's record is itself the explanation (config findings), the explained rule ids. */
   explains: string[];
   layer: string;
+  /** The record's level: a TRACE or DEBUG echo of a failure is a worse root cause than the line that reports it. */
+  level?: string | null;
 }
 
 export interface CollectedFinding {
@@ -32,7 +36,7 @@ export class FindingCollector {
 
   constructor(private readonly language: Language) {}
 
-  addRecord(record: LogRecord, rule: Rule, fields: Record<string, string>, sourceIndex: number, keys: string[] = []): CollectedFinding | null {
+  addRecord(record: LogRecord, rule: Rule, fields: Record<string, string>, sourceIndex: number, scope: string[] = []): CollectedFinding | null {
     const message = firstLineOf(record.message);
     const key = [rule.id, record.path, record.host ?? "", message, record.requestIds.join(","), record.instanceIds.join(",")].join("\u0000");
     const earlier = this.byKey.get(key);
@@ -57,7 +61,7 @@ export class FindingCollector {
         remediation: rule.remediation[this.language],
         references: rule.references,
       },
-      { rule, time: record.time, sourceIndex, keys, explains: [], layer: rule.layer },
+      { rule, time: record.time, sourceIndex, keys: [], scope, explains: [], layer: rule.layer, level: record.level },
     );
     this.byKey.set(key, collected);
     return collected;
