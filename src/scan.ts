@@ -210,7 +210,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     if (pending.hits.length > 0 || pending.severe || format === "qemu") {
       handleRecord(state, source, sourceIndex, ctx, pending, format);
     } else {
-      for (const h of pending.idHashes) state.index.add(h, sourceIndex, pending.firstLine);
+      for (let k = 0; k < pending.idCount; k++) state.index.add(pending.idHashes[k] as number, sourceIndex, pending.firstLine);
     }
   };
   const assembler: RecordAssembler = new RecordAssembler(source.displayPath, onPending, isSevereText);
@@ -435,7 +435,8 @@ function dropOlderThanCapture(state: ScanState, durationMs: number): void {
     const info = state.sources[c.meta.sourceIndex];
     return c.meta.time >= (info?.captureTime ?? now) - durationMs;
   });
-  state.collector.findings.splice(0, state.collector.findings.length, ...kept);
+  state.collector.findings.length = 0;
+  for (const c of kept) state.collector.findings.push(c);
 }
 
 /** What a worker sends back: everything the main thread needs to correlate as if it had read the files. */

@@ -90,7 +90,7 @@ function attachInstanceIds(input: CorrelationInput): void {
       if (gap <= sameFailureWindowMs && (twin === null || gap < Math.abs((twin.meta.time as number) - c.meta.time))) twin = o;
     }
     if (twin) {
-      c.finding.instanceIds.push(...twin.finding.instanceIds);
+      for (const id of twin.finding.instanceIds) c.finding.instanceIds.push(id);
       for (const id of twin.finding.requestIds) if (!c.finding.requestIds.includes(id)) c.finding.requestIds.push(id);
     }
   }

@@ -56,7 +56,8 @@ export class Observations {
   readonly errorIdHashes = new Set<number>();
 
   merge(other: { apiRequests: ApiRequest[]; domains: Map<string, string>; domainMentions: { name: string; sourceIndex: number; line: number }[]; errorIdHashes: Set<number> }): void {
-    this.apiRequests.push(...other.apiRequests);
+    // A worker may send hundreds of thousands of entries: no spread arguments, which blow the stack.
+    for (const r of other.apiRequests) this.apiRequests.push(r);
     for (const [name, uuid] of other.domains) this.noteDomain(name, uuid);
     for (const m of other.domainMentions) this.noteDomainMention(m.name, m.sourceIndex, m.line);
     for (const h of other.errorIdHashes) this.errorIdHashes.add(h);

@@ -7,9 +7,15 @@ import { detectFormat, isHeaderLine, type FormatName } from "./formats.js";
  * the record spans chunks, so the common record costs no allocation at all.
  */
 export class PendingRecord {
-  lastLine: number;
-  /** Prefilter pattern ids found in the record's bytes (empty: none). */
-  hits: number[] = noIds;
+  firstLine = 0;
+  lastLine = 0;
+  /** The first line says WARNING or worse (oslo level byte, or the parsed level of other formats). */
+  severe = false;
+  /** Prefilter pattern ids found in the record's bytes. */
+  readonly hits: number[] = [];
+  /** Hashes of the request ids and instance UUIDs in the first line's header (`idCount` of them), for the index. */
+  readonly idHashes = new Uint32Array(maxHeaderIds);
+  idCount = 0;
   /** Lines of earlier chunks, copied. */
   private carried: Buffer[] | null = null;
   private buf: Buffer | null = null;
@@ -20,20 +26,31 @@ export class PendingRecord {
   lineCount = 0;
   bytes = 0;
 
-  constructor(
-    readonly firstLine: number,
-    /** The first line says WARNING or worse (oslo level byte, or the parsed level of other formats). */
-    readonly severe: boolean,
-    /** Hashes of the request ids and instance UUIDs in the first line's header, for the cross-file index. */
-    readonly idHashes: number[],
-  ) {
+  /** One object serves every record of a source (the sink reads it during its call and keeps nothing). */
+  reset(firstLine: number, severe: boolean): void {
+    this.firstLine = firstLine;
     this.lastLine = firstLine;
+    this.severe = severe;
+    this.hits.length = 0;
+    this.idCount = 0;
+    this.carried = null;
+    this.buf = null;
+    this.starts = null;
+    this.ends = null;
+    this.from = 0;
+    this.to = -1;
+    this.lineCount = 0;
+    this.bytes = 0;
   }
 
   get lines(): Buffer[] {
     const out = this.carried ? [...this.carried] : [];
     if (this.buf && this.starts && this.ends) for (let j = this.from; j <= this.to; j++) out.push(this.buf.subarray(this.starts[j], this.ends[j]));
     return out;
+  }
+
+  addId(hash: number): void {
+    if (this.idCount < maxHeaderIds) this.idHashes[this.idCount++] = hash;
   }
 
   /** Adds line `index` of the chunk described by buf/starts/ends. */
@@ -48,7 +65,7 @@ export class PendingRecord {
     this.to = index;
     this.lastLine = lineNo;
     this.lineCount++;
-    this.bytes += (ends[index] ?? 0) - (starts[index] ?? 0);
+    this.bytes += (ends[index] as number) - (starts[index] as number);
   }
 
   /** The chunk is about to be reused: copy what this record holds of it. */
@@ -62,7 +79,7 @@ export class PendingRecord {
   }
 }
 
-const noIds: number[] = [];
+const maxHeaderIds = 8;
 
 /** The first 8 hex digits of a request id or UUID: random in uuid4, so a good 32-bit key without allocating. */
 export function hashOfHex(buf: Buffer, p: number): number {
@@ -143,19 +160,17 @@ function opensContext(buf: Buffer, restStart: number, e: number): boolean {
   return !bytesAt(buf, restStart, e, instanceTag);
 }
 
-const REQ = Buffer.from("req-");
 
 /** Ids in an oslo context bracket ("[None req-…", "[req-G req-L …") and the "[instance: X]" after it. */
-function osloHeaderIds(buf: Buffer, restStart: number, e: number): number[] {
-  if (restStart < 0 || buf[restStart] !== 91) return [];
-  const out: number[] = [];
+function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: PendingRecord): void {
+  if (restStart < 0 || buf[restStart] !== 91) return;
   let p = restStart + 1;
   const limit = Math.min(e, restStart + 400);
   // Walk the bracket's space-separated tokens; request ids start with "req-".
   while (p < limit && buf[p] !== 93) {
-    if (buf[p] === 114 && bytesAt(buf, p, limit, REQ)) {
+    if (buf[p] === 114 && buf[p + 1] === 101 && buf[p + 2] === 113 && buf[p + 3] === 45) {
       const h = hashOfHex(buf, p + 4);
-      if (h >= 0) out.push(h);
+      if (h >= 0) record.addId(h);
     }
     while (p < limit && buf[p] !== SPACE && buf[p] !== 93) p++;
     if (buf[p] === SPACE) p++;
@@ -163,22 +178,34 @@ function osloHeaderIds(buf: Buffer, restStart: number, e: number): number[] {
   // "] [instance: "
   if (buf[p] === 93 && buf[p + 1] === SPACE && bytesAt(buf, p + 2, e - 8, instanceTag)) {
     const h = hashOfHex(buf, p + 2 + instanceTag.length);
-    if (h >= 0) out.push(h);
+    if (h >= 0) record.addId(h);
   } else if (bytesAt(buf, restStart, e - 8, instanceTag)) {
     const h = hashOfHex(buf, restStart + instanceTag.length);
-    if (h >= 0) out.push(h);
+    if (h >= 0) record.addId(h);
   }
-  return out;
 }
 
 const textIdPattern = /\breq-([0-9a-f]{8})-|\[instance: ([0-9a-f]{8})-/g;
 
-function textIds(text: string): number[] {
-  if (!text.includes("req-") && !text.includes("[instance: ")) return [];
-  const out: number[] = [];
+function textIds(text: string, record: PendingRecord): void {
+  if (!text.includes("req-") && !text.includes("[instance: ")) return;
   textIdPattern.lastIndex = 0;
-  for (let m = textIdPattern.exec(text); m; m = textIdPattern.exec(text)) out.push(parseInt(m[1] ?? m[2] ?? "", 16) >>> 0);
-  return out;
+  for (let m = textIdPattern.exec(text); m; m = textIdPattern.exec(text)) record.addId(parseInt(m[1] ?? m[2] ?? "", 16) >>> 0);
+}
+
+/** libvirt daemon lines: "YYYY-MM-DD HH:MM:SS.mmm+zzzz: tid: level : …". */
+function startsWithLibvirtTime(buf: Buffer, s: number, e: number): boolean {
+  return startsWithIsoTime(buf, s, e) && buf[s + 19] === 46 && (buf[s + 23] === 43 || buf[s + 23] === 45) && buf[s + 28] === 58;
+}
+
+const errorWord = Buffer.from(": error : ");
+const warningWord = Buffer.from(": warning : ");
+
+/** Whether a libvirt line's level is error or warning: the level sits right after "ts: tid". */
+function libvirtSevere(buf: Buffer, s: number, e: number): boolean {
+  let p = s + 30;
+  while (p < e && isDigit(buf[p])) p++;
+  return bytesAt(buf, p, e, errorWord) || bytesAt(buf, p, e, warningWord);
 }
 
 export type RecordSink = (record: PendingRecord) => void;
@@ -186,6 +213,7 @@ export type RecordSink = (record: PendingRecord) => void;
 export class RecordAssembler {
   format: FormatName | null = null;
   private current: PendingRecord | null = null;
+  private readonly record = new PendingRecord();
   /** oslo: the open record's "ts pid" and logger bytes, to recognise its traceback lines (offsets into headBuf). */
   private headBuf: Buffer = Buffer.alloc(0);
   private headKeyStart = 0;
@@ -218,6 +246,7 @@ export class RecordAssembler {
       this.format = detectFormat(sample, this.path);
     }
     const oslo = this.format === "oslo";
+    const libvirt = this.format === "libvirt";
     let h = 0;
     for (let i = 0; i < count; i++) {
       const s = starts[i] as number;
@@ -225,29 +254,33 @@ export class RecordAssembler {
       const lineNo = firstLine + i;
       let opens: boolean;
       let severe = false;
-      let ids = noIds;
+      let header: OsloHeader | null = null;
+      let text: string | null = null;
       if (oslo) {
         opens = this.osloOpens(buf, s, e);
         if (opens) {
-          const header = startsWithIsoTime(buf, s, e) ? readOsloHeader(buf, s, e) : null;
+          header = startsWithIsoTime(buf, s, e) ? readOsloHeader(buf, s, e) : null;
           // W(ARNING), E(RROR), C(RITICAL), T(RACE) are worth decoding; I(NFO), D(EBUG), A(UDIT) are not.
           const b = header === null ? 0 : header.levelByte;
           severe = header === null ? true : b === 87 || b === 69 || b === 67 || b === 84;
           this.rememberOsloHead(buf, s, header);
-          if (header) ids = osloHeaderIds(buf, header.restStart, e);
         }
+      } else if (libvirt) {
+        // Lines without libvirt's prefix are qemu stderr inside the message before them.
+        opens = startsWithLibvirtTime(buf, s, e) || this.current === null;
+        if (opens) severe = libvirtSevere(buf, s, e);
       } else {
-        const text = buf.toString("latin1", s, Math.min(e, s + 600));
+        text = buf.toString("latin1", s, Math.min(e, s + 600));
         opens = this.textOpens(text);
-        if (opens) {
-          severe = this.isSevereText(this.format, text);
-          ids = textIds(text);
-        }
+        if (opens) severe = this.isSevereText(this.format, text);
       }
       let record = this.current;
       if (opens || record === null || record.lineCount >= maxRecordLines || record.bytes >= maxRecordBytes) {
         this.flush();
-        record = new PendingRecord(lineNo, severe, ids);
+        record = this.record;
+        record.reset(lineNo, severe);
+        if (header) osloHeaderIds(buf, header.restStart, e, record);
+        else if (text !== null) textIds(text, record);
         this.current = record;
       }
       record.add(buf, starts, ends, i, lineNo);
@@ -255,8 +288,7 @@ export class RecordAssembler {
         while (h < hitCount && (hitPos[h] as number) < s) h++;
         while (h < hitCount && (hitPos[h] as number) <= e) {
           const pat = hitPat[h] as number;
-          if (record.hits === noIds) record.hits = [pat];
-          else if (!record.hits.includes(pat)) record.hits.push(pat);
+          if (!record.hits.includes(pat)) record.hits.push(pat);
           h++;
         }
       }
