@@ -31,7 +31,7 @@ export class PendingRecord {
     this.firstLine = firstLine;
     this.lastLine = firstLine;
     this.severe = severe;
-    this.hits.length = 0;
+    if (this.hits.length) this.hits.length = 0;
     this.idCount = 0;
     this.carried = null;
     this.buf = null;
@@ -166,14 +166,21 @@ function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: Pendin
   if (restStart < 0 || buf[restStart] !== 91) return;
   let p = restStart + 1;
   const limit = Math.min(e, restStart + 400);
-  // Walk the bracket's space-separated tokens; request ids start with "req-".
-  while (p < limit && buf[p] !== 93) {
+  // Request ids are the bracket's first or second token ("[req-L …", "[None req-L …", "[req-G req-L …"):
+  // look at two tokens, then jump to the closing bracket.
+  for (let token = 0; token < 2 && p < limit && buf[p] !== 93; token++) {
     if (buf[p] === 114 && buf[p + 1] === 101 && buf[p + 2] === 113 && buf[p + 3] === 45) {
       const h = hashOfHex(buf, p + 4);
       if (h >= 0) record.addId(h);
+      p += 40;
+    } else {
+      while (p < limit && buf[p] !== SPACE && buf[p] !== 93) p++;
     }
-    while (p < limit && buf[p] !== SPACE && buf[p] !== 93) p++;
     if (buf[p] === SPACE) p++;
+  }
+  if (buf[p] !== 93) {
+    const close = buf.indexOf(93, p);
+    p = close >= 0 && close < limit ? close : limit;
   }
   // "] [instance: "
   if (buf[p] === 93 && buf[p + 1] === SPACE && bytesAt(buf, p + 2, e - 8, instanceTag)) {
