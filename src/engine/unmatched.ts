@@ -82,7 +82,9 @@ export class UnmatchedErrors {
   findings(limit: number, language: Language): CollectedFinding[] {
     const all = [...this.templates.values()];
     all.sort((a, b) => b.count - a.count);
-    return all.slice(0, limit).map((t) => ({
+    // The most frequent first; a CRITICAL (a service that died) is never left out for being rare.
+    const chosen = [...all.slice(0, limit), ...all.slice(limit).filter((t) => t.record.level === "CRITICAL")];
+    return chosen.map((t) => ({
       finding: {
         id: "",
         ruleId: "unmatched-error",

@@ -231,6 +231,8 @@ export class RecordAssembler {
   /** Text formats: the open record's continuation key (journal identifier and inner oslo head). */
   private textKey: string | null = null;
   private previousEndsWithBackslash = false;
+  /** The open record has shown "Traceback (most recent call last):": its exception line is still to come. */
+  private inTraceback = false;
   /** The first line of the last record, once the source has ended: gives its last timestamp. */
   lastRecordHead: Buffer | null = null;
   /** The last record's first line number, once the source has ended. */
@@ -380,12 +382,24 @@ export class RecordAssembler {
     }
     if (!isHeaderLine(format, text)) return false;
     const key = continuationKey(format, text);
+    // A Python traceback written line by line to stderr (journal, pebble, mod_wsgi) by the same process:
+    // its indented lines and its closing "SomeError: …" line belong to the record that opened it.
+    if (key !== null && this.textKey !== null && sourceOf(key) === sourceOf(this.textKey)) {
+      const inner = innerText(format, text);
+      // Raw text after an oslo record from the same process is that record's multi-line message (as in a file).
+      const rawAfterOslo = key.endsWith("|") && !this.textKey.endsWith("|");
+      if (rawAfterOslo || /^\s/.test(inner) || inner.startsWith("Traceback (most recent call last)") || (this.inTraceback && /^[\w.]+(?:Error|Exception|Exit|Interrupt|Warning|Failure)\b/.test(inner))) {
+        if (inner.startsWith("Traceback (most recent call last)")) this.inTraceback = true;
+        return false;
+      }
+    }
     if (key !== null && key === this.textKey && continuesInner(format, text)) return false;
     this.textKey = key;
+    this.inTraceback = text.includes("Traceback (most recent call last)");
     return true;
   }
 }
-const syslogPrefix = /^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\S+|\d{10}\.\d{6}) (\S+ [^\s[:]+(?:\[\d+\])?): ?(.*)$/;
+const syslogPrefix = /^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\S+|\d{10}\.\d{6}) (\[[\w.-]+\]|\S+ [^\s[:]+(?:\[\d+\])?):? ?(.*)$/;
 const innerOslo = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \d+) \S+ (\S+) ?(.*)$/;
 const innerBare = /^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL|TRACE) ([a-z][\w.]*) ?(.*)$/;
 
@@ -403,10 +417,22 @@ function continuationKey(format: FormatName, text: string): string | null {
   return `${m[1]}|`;
 }
 
+/** The process part of a continuation key ("host ident[pid]", "[container]", an httpd pid). */
+function sourceOf(key: string): string {
+  const bar = key.indexOf("|");
+  return bar < 0 ? key : key.slice(0, bar);
+}
+
+/** The message after the journal, syslog, pebble or httpd prefix. */
+function innerText(format: FormatName, text: string): string {
+  // httpd: every "[…] " group before the message (time, module:level, pid, remote) is prefix.
+  if (format === "httpd") return /^(?:\[[^\]]*\] )+(.*)$/.exec(text)?.[1] ?? "";
+  return syslogPrefix.exec(text)?.[2] ?? "";
+}
+
 function continuesInner(format: FormatName, text: string): boolean {
   if (format === "httpd") {
-    const message = /\] (?:\[(?:client|remote) [^\]]+\] )?(.*)$/.exec(text)?.[1] ?? "";
-    return /^(\s|Traceback \(most recent call last\))/.test(message);
+    return /^(\s|Traceback \(most recent call last\))/.test(innerText(format, text));
   }
   const inner = syslogPrefix.exec(text)?.[2] ?? "";
   if (/^\s/.test(inner)) return true;

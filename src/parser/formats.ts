@@ -144,6 +144,8 @@ const syslogHead = /^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?) (\S+) 
 // journalctl short-iso / short-iso-precise (old systemd printed +0000, new +00:00).
 const journalIsoHead = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)) (\S+) ([^\s[:]+)(?:\[(\d+)\])?: ?(.*)$/;
 const journalUnixHead = /^(\d{10})\.(\d{6}) (\S+) ([^\s[:]+)(?:\[(\d+)\])?: ?(.*)$/;
+// Sunbeam/pebble (kubectl logs): "2025-05-14T07:10:35.743Z [nova-conductor] <the service's own line>"
+export const pebbleHead = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) \[([\w.-]+)\] (.*)$/;
 
 function parseSyslog(line: string, ctx: ParseContext): LineHead | null {
   let time: ParsedTime | null = null;
@@ -161,6 +163,9 @@ function parseSyslog(line: string, ctx: ParseContext): LineHead | null {
   } else if ((m = journalUnixHead.exec(line))) {
     time = parseEpochMicros(`${m[1]}${m[2]}`);
     [, , , host, ident, pid, message] = m;
+  } else if ((m = pebbleHead.exec(line))) {
+    time = parseIsoTime(m[1] ?? "");
+    [, , ident, message] = m;
   } else {
     return null;
   }
@@ -397,7 +402,7 @@ export function isHeaderLine(format: FormatName, line: string): boolean {
     case "libvirt":
       return libvirtHead.test(line) || libvirtOldHead.test(line);
     case "syslog":
-      return syslogHead.test(line) || journalIsoHead.test(line) || journalUnixHead.test(line) || line.startsWith("-- ");
+      return syslogHead.test(line) || journalIsoHead.test(line) || journalUnixHead.test(line) || pebbleHead.test(line) || line.startsWith("-- ");
     case "journal-json":
       return true;
     case "httpd":
@@ -424,7 +429,7 @@ const detectors: [FormatName, (line: string) => boolean][] = [
   ["kvmagent", (l) => kvmagentHead.test(l)],
   ["httpd", (l) => httpdHead.test(l) || (httpdKeystoneHead.test(l) && l.includes("mod_wsgi"))],
   ["qemu", (l) => qemuLibvirtLine.test(l) && /starting up|shutting down/.test(l)],
-  ["syslog", (l) => syslogHead.test(l) || journalIsoHead.test(l) || journalUnixHead.test(l) || l.startsWith("-- Logs begin") || l.startsWith("-- Journal begins")],
+  ["syslog", (l) => syslogHead.test(l) || journalIsoHead.test(l) || journalUnixHead.test(l) || pebbleHead.test(l) || l.startsWith("-- Logs begin") || l.startsWith("-- Journal begins")],
   ["rabbitmq", (l) => rabbitHead.test(l) || rabbitReport.test(l)],
   ["mysql", (l) => mysqlHead.test(l)],
 ];

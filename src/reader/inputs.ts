@@ -35,7 +35,9 @@ export function isLogPath(relative: string): boolean {
   const base = path.posix.basename(p);
   if (/\.(ya?ml|csv|md|py|pyc|sh|rst|html?|xml|conf|ini|cfg|pem|crt|key|tar|tgz|zip|rpm|deb|journal|sqlite|db)$/i.test(base)) return false;
   if (/^(wtmp|btmp|lastlog|faillog)(\.|$)/.test(base)) return false;
-  if (/(^|\/)(var\/log|logs?|sos_strings)\//.test(p)) return true;
+  if (/(^|\/)(var\/log|logs?|sos_strings|podlogs)\//.test(p)) return true;
+  // sos's kubernetes plugin: sos_commands/kubernetes/…/podlogs/<pod>/k8s_kubectl_--namespace_openstack_logs_<pod>_-c_<container>
+  if (/^k8s_kubectl_.*_logs_/.test(base)) return true;
   if (/\.log(\.\d+)?(\.(gz|xz|bz2))?$/.test(base) || /\.log-\d{8}(\d{2})?(\.(gz|xz|bz2))?$/.test(base)) return true;
   if (/^(messages|syslog|kern\.log|journalctl_)/.test(base)) return true;
   if (/(^|[._-])journal/.test(base)) return true;

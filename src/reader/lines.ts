@@ -13,6 +13,14 @@ export interface ChunkSink {
 const initialCapacity = 1 << 10;
 
 /**
+ * The parser tells a source's format from the first 40 lines of the first sink call. That call
+ * holds exactly the first 40 lines, or the lines ending within the first 64 KiB, or the first line
+ * if none does, whatever sizes the chunks came in: a pipe's first read may hold one line.
+ */
+const headLines = 40;
+const headBytes = 64 << 10;
+
+/**
  * Carries the partial last line between chunks. A line longer than `maxLineBytes` keeps its first
  * `maxLineBytes` bytes (enough to match on) and the rest is dropped up to its newline, so one
  * 5 MB line cannot grow memory or shift the lines after it.
@@ -28,6 +36,10 @@ export class LineSplitter {
   truncatedLines = 0;
   firstTruncatedLine = 0;
   bytes = 0;
+  /** Copies of the chunks held until the head is complete; null once it went out. */
+  private head: Buffer[] | null = [];
+  private headLength = 0;
+  private headNewlines = 0;
 
   constructor(
     private readonly sink: ChunkSink,
@@ -40,6 +52,31 @@ export class LineSplitter {
 
   push(chunk: Buffer): void {
     this.bytes += chunk.length;
+    if (this.head) {
+      this.head.push(Buffer.from(chunk));
+      this.headLength += chunk.length;
+      for (let p = chunk.indexOf(10); p >= 0 && this.headNewlines < headLines; p = chunk.indexOf(10, p + 1)) this.headNewlines++;
+      if (this.headNewlines >= headLines || this.headLength >= headBytes) this.releaseHead();
+      return;
+    }
+    this.frameChunk(chunk);
+  }
+
+  private releaseHead(): void {
+    const held = Buffer.concat(this.head ?? [], this.headLength);
+    this.head = null;
+    let cut = -1;
+    for (let n = 0, p = held.indexOf(10); n < headLines && p >= 0 && p < headBytes; n++, p = held.indexOf(10, p + 1)) cut = p;
+    if (cut < 0) cut = held.indexOf(10);
+    if (cut < 0) {
+      this.frameChunk(held);
+      return;
+    }
+    this.frameChunk(held.subarray(0, cut + 1));
+    if (cut + 1 < held.length) this.frameChunk(held.subarray(cut + 1));
+  }
+
+  private frameChunk(chunk: Buffer): void {
     let data = chunk;
     let from = 0;
     if (this.skippingLongLine) {
@@ -73,6 +110,7 @@ export class LineSplitter {
 
   /** Flushes a last line that has no newline. */
   end(): void {
+    if (this.head) this.releaseHead();
     if (this.carryLength > 0) {
       const rest = this.carry.subarray(0, this.carryLength);
       this.carryLength = 0;
@@ -83,7 +121,8 @@ export class LineSplitter {
   private appendCarry(src: Buffer, from: number, to: number): void {
     let length = to - from;
     const room = this.maxLineBytes - this.carryLength;
-    if (length > room) {
+    // The newline that ends the line is not part of it: a line of exactly maxLineBytes is whole.
+    if (length - (to > from && src[to - 1] === 10 ? 1 : 0) > room) {
       // The line passed the cap: keep its head, drop the rest up to its newline.
       const nl = src.indexOf(10, from);
       if (nl >= 0 && nl < to) {
@@ -142,6 +181,8 @@ export class LineSplitter {
       let e = nl;
       if (e - s > this.maxLineBytes) {
         e = s + this.maxLineBytes;
+        // As for a head cut from the carry: a CR at the cut is not kept.
+        if (buf[e - 1] === 13) e--;
         this.truncatedLines++;
         if (this.firstTruncatedLine === 0) this.firstTruncatedLine = this.lineNumber + count + 1;
       } else if (e > s && buf[e - 1] === 13) {
