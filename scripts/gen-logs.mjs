@@ -7,7 +7,10 @@
 // ../shared/reference/signatures.md (oslo.log with Zed-style context brackets, nova requestlog,
 // libvirt's daemon log) and written through streams that honour backpressure, so memory stays
 // bounded at any size. --gz also writes gzip copies of the logs to the sibling directory DIR-gz.
-// A one-line JSON summary goes to stdout; progress and errors go to stderr.
+// DIR/injected.json has one entry per record a rule must report, {rule, path, line, event}: line is
+// the record's first line, and event groups the records of one failure (a NoValidHost boot gives two
+// nova-filter-zero-hosts and two nova-no-valid-host records). A failure starts every --failure-every
+// bytes of output. A one-line JSON summary goes to stdout; progress and errors go to stderr.
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
@@ -66,14 +69,14 @@ class LogFile {
     this.pending = null;
     const abs = path.join(root, rel);
     fs.mkdirSync(path.dirname(abs), { recursive: true });
-    this.out = fs.createWriteStream(abs, { highWaterMark: 8 << 20 });
+    this.out = fs.createWriteStream(abs, { highWaterMark: 4 << 20 });
     this.gzOut = null;
     this.gz = null;
     if (gzRoot) {
       const gzAbs = path.join(gzRoot, `${rel}.gz`);
       fs.mkdirSync(path.dirname(gzAbs), { recursive: true });
-      this.gzOut = fs.createWriteStream(gzAbs, { highWaterMark: 8 << 20 });
-      this.gz = zlib.createGzip({ level: 6, highWaterMark: 8 << 20 });
+      this.gzOut = fs.createWriteStream(gzAbs, { highWaterMark: 4 << 20 });
+      this.gz = zlib.createGzip({ level: 6, highWaterMark: 4 << 20 });
       this.gz.pipe(this.gzOut);
     }
   }
@@ -124,7 +127,7 @@ class LogFile {
 
 /**
  * Generates the tree. Returns a summary: files with bytes and lines, injected failures, timings.
- * @param {{out: string, size: number, seed: number, gz: boolean, failureEvery: number}} opts
+ * @param {{out: string, size: number, seed: number, gz: boolean, failureEvery: number, progress?: boolean}} opts
  */
 export async function generate(opts) {
   const started = process.hrtime.bigint();

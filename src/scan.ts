@@ -262,6 +262,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   else if (source.captureTime !== null) info.yearKnown = true;
   info.lastLine = assembler.lastRecordLine;
   info.records = assembler.records;
+  info.windows = assembler.windows;
   const first = assembler.firstRecordHead;
   if (first) {
     const head = parseHead(info.format, first.toString("utf8"), { referenceMs: ctx.referenceMs });
@@ -292,6 +293,7 @@ function sourceInfo(s: Source): SourceInfo {
     lastTime: null,
     lastLine: null,
     records: 0,
+    windows: 0,
     isLive: rotationKey(path.posix.basename(s.displayPath)).age === 0,
     notices: [],
     yearKnown: false,

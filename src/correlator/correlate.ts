@@ -21,6 +21,8 @@ export interface SourceInfo {
   /** First line of the last record: where a silent service stopped. */
   lastLine: number | null;
   records: number;
+  /** Ten-minute windows that hold a record. */
+  windows: number;
   /** The live file of a rotated series (`x.log`, not `x.log.1`). */
   isLive: boolean;
   /** Files of one capture: the host root, or the folder that holds var/log, or the file's folder. */

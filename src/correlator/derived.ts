@@ -54,9 +54,11 @@ const texts: Record<string, Text> = {
 /** Services that log on a timer; an API or a CLI log may rightly be quiet for hours. */
 const periodic = (component: string | null) => !!component && !/api|wsgi|manage|status|httpd|keystone|horizon|placement|metadata|novncproxy|spicehtml5|rootwrap|privsep|dashboard|access|error/.test(component);
 const silenceMs = 3_600_000;
-/** A log counts as periodic when it has this many records, a few minutes apart on average. */
+/** A log counts as periodic when it has this many records over at least an hour, in most ten-minute windows. */
 const minRecords = 30;
-const maxTypicalGapMs = 5 * 60_000;
+const windowMs = 10 * 60_000;
+const minSpanMs = 3_600_000;
+const minCoverage = 0.8;
 const coverMs = 60_000;
 
 function make(input: CorrelationInput, ruleId: string, finding: Omit<CollectedFinding["finding"], "id" | "ruleId" | "title" | "severity" | "remediation" | "references" | "related" | "count">, time: number | null, sourceIndex: number): CollectedFinding {
@@ -114,10 +116,14 @@ function serviceSilent(input: CorrelationInput): CollectedFinding[] {
     const i = input.sources.indexOf(s);
     const first = Math.min(...members.map((m) => input.sources[m]?.firstTime ?? Infinity));
     const records = members.reduce((n, m) => n + (input.sources[m]?.records ?? 0), 0);
-    const typicalGap = records > 1 && Number.isFinite(first) ? (s.lastTime - first) / (records - 1) : Infinity;
+    const windows = members.reduce((n, m) => n + (input.sources[m]?.windows ?? 0), 0);
+    // Periodic means steady: most ten-minute windows of the log's life hold a line. Start-up and error
+    // bursts make a quiet agent look busy on average, but not steady.
+    const span = Number.isFinite(first) ? s.lastTime - first : 0;
+    const coverage = windows / (Math.floor(span / windowMs) + 1);
     const newest = newestByTree.get(s.treeKey) ?? -Infinity;
     const silence = newest - s.lastTime;
-    if (records < minRecords || typicalGap > maxTypicalGapMs || silence <= Math.max(silenceMs, 30 * typicalGap)) continue;
+    if (records < minRecords || span < minSpanMs || coverage < minCoverage || silence <= silenceMs) continue;
     const hours = (silence / 3_600_000).toFixed(1);
     const last = new Date(s.lastTime).toISOString().replace(/\.\d{3}Z$/, "").replace("Z", "");
     out.push(

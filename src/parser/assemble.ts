@@ -240,6 +240,9 @@ export class RecordAssembler {
   /** The first line of the first record, copied: with the last one it gives the source's time span. */
   firstRecordHead: Buffer | null = null;
   records = 0;
+  /** Ten-minute windows that hold a record ("YYYY-MM-DD HH:M" changes): how steadily the source logs. */
+  windows = 0;
+  private readonly lastWindow = Buffer.alloc(15);
 
   constructor(
     private readonly path: string,
@@ -273,6 +276,7 @@ export class RecordAssembler {
           const b = header === null ? 0 : header.levelByte;
           severe = header === null ? true : b === 87 || b === 69 || b === 67 || b === 84;
           this.rememberOsloHead(buf, s, header);
+          if (header) this.countWindow(buf, s);
         }
       } else if (libvirt) {
         // Lines without libvirt's prefix are qemu stderr inside the message before them.
@@ -281,7 +285,10 @@ export class RecordAssembler {
       } else {
         text = buf.toString("latin1", s, Math.min(e, s + 600));
         opens = this.textOpens(text);
-        if (opens) severe = this.isSevereText(this.format, text);
+        if (opens) {
+          severe = this.isSevereText(this.format, text);
+          if (startsWithIsoTime(buf, s, e)) this.countWindow(buf, s);
+        }
       }
       let record = this.current;
       if (opens || record === null || record.lineCount >= maxRecordLines || record.bytes >= maxRecordBytes) {
@@ -313,6 +320,17 @@ export class RecordAssembler {
         this.headBuf = this.headCopy;
       } else {
         this.headKeyLength = -1;
+      }
+    }
+  }
+
+  private countWindow(buf: Buffer, s: number): void {
+    const w = this.lastWindow;
+    for (let j = 0; j < 15; j++) {
+      if (buf[s + j] !== w[j]) {
+        buf.copy(w, 0, s, s + 15);
+        this.windows++;
+        return;
       }
     }
   }

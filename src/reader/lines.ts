@@ -3,7 +3,7 @@
 /** Called once per chunk with every complete line in it; the buffer is reused after the call returns. */
 export interface ChunkSink {
   /**
-   * `starts[i]`..`ends[i]` are the bytes of line `firstLine + i` (no `\n`, no trailing `\r`).
+   * `starts[i]`..`ends[i]` are the bytes of line `firstLine + i` (no `\n`, no trailing `\r`, no leading NUL run).
    * `regionEnd` bounds all of them, for prefilters that scan the whole region at once.
    */
   lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number, regionEnd: number): void;
@@ -119,8 +119,23 @@ export class LineSplitter {
   }
 
   private appendCarry(src: Buffer, from: number, to: number): void {
+    // A NUL run opening a line is not part of it (see frameLines): one NUL stands for it while the line is open.
+    const isNulRun = this.carryLength === 1 && this.carry[0] === 0;
+    if (this.carryLength === 0 || isNulRun) {
+      let p = from;
+      while (p < to && src[p] === 0) p++;
+      if (p === to) {
+        if (p > from && !isNulRun) {
+          this.ensureCarry(1);
+          this.carry[0] = 0;
+          this.carryLength = 1;
+        }
+        return;
+      }
+      from = p;
+    }
     let length = to - from;
-    const room = this.maxLineBytes - this.carryLength;
+    const room = this.maxLineBytes - this.carryLength + (this.carry[0] === 0 && this.carryLength > 0 ? 1 : 0);
     // The newline that ends the line is not part of it: a line of exactly maxLineBytes is whole.
     if (length - (to > from && src[to - 1] === 10 ? 1 : 0) > room) {
       // The line passed the cap: keep its head, drop the rest up to its newline.
@@ -177,19 +192,23 @@ export class LineSplitter {
         if (!lastHasNoNewline) break;
         nl = to;
       }
+      // A crash leaves NULs where the file system had allocated blocks the log never wrote, and the
+      // next line follows them with no newline between: a NUL run opening a line is not part of it.
+      let b = s;
+      while (b < nl && buf[b] === 0) b++;
       // A single line longer than the cap (inside one chunk) is matched on its head only.
       let e = nl;
-      if (e - s > this.maxLineBytes) {
-        e = s + this.maxLineBytes;
+      if (e - b > this.maxLineBytes) {
+        e = b + this.maxLineBytes;
         // As for a head cut from the carry: a CR at the cut is not kept.
         if (buf[e - 1] === 13) e--;
         this.truncatedLines++;
         if (this.firstTruncatedLine === 0) this.firstTruncatedLine = this.lineNumber + count + 1;
-      } else if (e > s && buf[e - 1] === 13) {
+      } else if (e > b && buf[e - 1] === 13) {
         e--;
       }
       if (count === this.starts.length) this.growIndex();
-      this.starts[count] = s;
+      this.starts[count] = b;
       this.ends[count] = e;
       count++;
       s = nl + 1;
