@@ -22,7 +22,7 @@ import { parseHead, type FormatName } from "./parser/formats.js";
 import { buildRecord, type SourceContext } from "./parser/record.js";
 import { collectInputs, isConfigPath, isLogPath, rotationKey, type Source } from "./reader/inputs.js";
 import { LineSplitter } from "./reader/lines.js";
-import { InputError, readConfigText, readFileChunks, readStreamChunks } from "./reader/open.js";
+import { InputError, readConfigText, readFileChunks, readStreamChunks, type Compression } from "./reader/open.js";
 import { redactResult } from "./redact/redact.js";
 import type { LogRule, Rule } from "./ruleset/rule.js";
 
@@ -64,6 +64,8 @@ export interface ScanOptions {
 }
 
 const minParallelBytes = 32 << 20;
+/** One re-read checkpoint per this many bytes: 8 bytes of memory per 256 KiB of log. */
+const checkpointBytes = 256 << 10;
 
 /** Raised when there is nothing to scan at all: every input was missing or unreadable. */
 export class NoInputError extends Error {}
@@ -215,9 +217,17 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   };
   const assembler: RecordAssembler = new RecordAssembler(source.displayPath, onPending, isSevereText);
   const prefilter = state.engine.prefilter;
+  let lastCheckpoint = 0;
+  info.checkpoints.push(1, 0);
+  const seen: { compression?: Compression } = {};
   const splitter = new LineSplitter(
     {
-      lines(buf, starts, ends, count, firstLine, regionEnd) {
+      lines(buf, starts, ends, count, firstLine, regionEnd, firstOffset) {
+        // Checkpoints (line, offset) let the resolve pass re-read a plain file around a line, not all of it.
+        if (firstOffset - lastCheckpoint >= checkpointBytes) {
+          info.checkpoints.push(firstLine, firstOffset);
+          lastCheckpoint = firstOffset;
+        }
         prefilter.scan(buf, starts[0] ?? 0, regionEnd, state.hits);
         assembler.lines(buf, starts, ends, count, firstLine, state.hits.positions, state.hits.ids, state.hits.count);
       },
@@ -232,7 +242,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     spoolFd = openSync(info.absPath, "w", 0o600);
   }
   try {
-    const chunks = given ?? (source.kind === "stdin" ? readStreamChunks(state.options.stdin ?? (process.stdin as Readable)) : readFileChunks(source.absPath));
+    const chunks = given ?? (source.kind === "stdin" ? readStreamChunks(state.options.stdin ?? (process.stdin as Readable)) : readFileChunks(source.absPath, seen));
     let first = true;
     for await (const chunk of chunks) {
       if (first) {
@@ -257,6 +267,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   splitter.end();
   assembler.end();
   info.format = assembler.format ?? "generic";
+  info.plain = !given && source.kind === "file" && seen.compression === "none";
   // Syslog-style times carry no year; unless a header or the capture gave it, they cannot date a tree.
   if (info.format !== "syslog") info.yearKnown = true;
   else if (source.captureTime !== null) info.yearKnown = true;
@@ -297,6 +308,8 @@ function sourceInfo(s: Source): SourceInfo {
     isLive: rotationKey(path.posix.basename(s.displayPath)).age === 0,
     notices: [],
     yearKnown: false,
+    checkpoints: [],
+    plain: false,
     treeKey,
     captureTime: s.captureTime,
     isSpool: false,

@@ -32,6 +32,10 @@ export interface SourceInfo {
   yearKnown: boolean;
   /** Kinds of notice already given for this file (each is said once). */
   notices: string[];
+  /** Pairs (line, byte offset) of line starts, about every 256 KiB; with `plain`, lines can be re-read there. */
+  checkpoints: number[];
+  /** An uncompressed regular file: it can be read at an offset. */
+  plain: boolean;
   /** A member of a tarball: re-read by streaming the archive again. */
   archive?: { path: string; member: string; root: string };
   /** Standard input copied to a temporary file so it can be read again. */

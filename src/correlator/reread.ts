@@ -4,7 +4,7 @@ import { RecordAssembler, type PendingRecord } from "../parser/assemble.js";
 import { findDomainNames } from "../parser/fields.js";
 import { buildRecord, type SourceContext } from "../parser/record.js";
 import { LineSplitter } from "../reader/lines.js";
-import { InputError, readFileChunks } from "../reader/open.js";
+import { InputError, readFileChunks, readFileRange } from "../reader/open.js";
 import { tarMembers } from "../reader/tar.js";
 import type { SourceInfo } from "./correlate.js";
 
@@ -31,7 +31,9 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
       archives.set(info.archive.path, members);
       continue;
     }
-    await readSourceRecords(info, sourceIndex, positions.get(sourceIndex) as Set<number>, domains, out, readFileChunks(info.absPath));
+    const lines = positions.get(sourceIndex) as Set<number>;
+    if (info.plain && info.format !== "qemu" && info.checkpoints.length >= 2) await readAroundCheckpoints(info, sourceIndex, lines, domains, out);
+    else await readSourceRecords(info, sourceIndex, lines, domains, out, readFileChunks(info.absPath));
   }
   // One more streaming pass per tarball, decoding only the members that hold related lines.
   for (const [archive, members] of archives) {
@@ -48,7 +50,42 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
   return out;
 }
 
-async function readSourceRecords(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], chunks: AsyncIterable<Buffer>): Promise<void> {
+/** Past the next checkpoint, this much more is read so a wanted record's continuation lines are whole. */
+const recordTailBytes = 64 << 10;
+
+/**
+ * A plain file is read only between the checkpoints around the wanted lines (ranges next to each other
+ * merged), so a finding's related lines cost a few hundred KiB of reading, not the whole file again.
+ */
+async function readAroundCheckpoints(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[]): Promise<void> {
+  const cps = info.checkpoints;
+  const count = cps.length / 2;
+  const checkpointOf = (line: number) => {
+    let lo = 0;
+    let hi = count - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((cps[mid * 2] as number) <= line) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const ranges: { first: number; last: number }[] = [];
+  for (const k of [...new Set([...lines].map(checkpointOf))].sort((a, b) => a - b)) {
+    const previous = ranges[ranges.length - 1];
+    if (previous && k <= previous.last + 1) previous.last = k;
+    else ranges.push({ first: k, last: k });
+  }
+  for (const range of ranges) {
+    if (out.length >= maxRecords) return;
+    const startLine = cps[range.first * 2] as number;
+    const startOffset = cps[range.first * 2 + 1] as number;
+    const endOffset = range.last + 1 < count ? (cps[(range.last + 1) * 2 + 1] as number) + recordTailBytes : Number.MAX_SAFE_INTEGER;
+    await readSourceRecords(info, sourceIndex, lines, domains, out, readFileRange(info.absPath, startOffset, endOffset), startLine - 1);
+  }
+}
+
+async function readSourceRecords(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], chunks: AsyncIterable<Buffer>, startLine = 0): Promise<void> {
   const ctx: SourceContext = { path: info.displayPath, host: info.host, component: info.component, instanceId: null, referenceMs: info.captureTime ?? info.lastTime ?? Date.now() };
   const onPending = (pending: PendingRecord) => {
     const wanted = lines.has(pending.firstLine);
@@ -63,15 +100,21 @@ async function readSourceRecords(info: SourceInfo, sourceIndex: number, lines: S
       const uuid = domains.get(name);
       return uuid ? [uuid] : [];
     });
-    out.push({ record, sourceIndex, extraIds });
+    // Keep only what a related line shows: the record's full text would pin megabytes per busy instance.
+    const first = record.message.length > 600 ? record.message.slice(0, 600) : record.message;
+    out.push({ record: { ...record, message: first.split("\n", 1)[0] ?? "", raw: "" }, sourceIndex, extraIds });
   };
   const assembler: RecordAssembler = new RecordAssembler(info.displayPath, onPending, () => false);
   assembler.format = info.format;
-  const splitter = new LineSplitter({
-    lines(buf, starts, ends, count, firstLine) {
-      assembler.lines(buf, starts, ends, count, firstLine, noHits, noHits, 0);
+  const splitter = new LineSplitter(
+    {
+      lines(buf, starts, ends, count, firstLine) {
+        assembler.lines(buf, starts, ends, count, firstLine, noHits, noHits, 0);
+      },
     },
-  });
+    undefined,
+    startLine,
+  );
   try {
     for await (const chunk of chunks) splitter.push(chunk);
   } catch (error) {

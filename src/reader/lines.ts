@@ -6,7 +6,7 @@ export interface ChunkSink {
    * `starts[i]`..`ends[i]` are the bytes of line `firstLine + i` (no `\n`, no trailing `\r`, no leading NUL run).
    * `regionEnd` bounds all of them, for prefilters that scan the whole region at once.
    */
-  lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number, regionEnd: number): void;
+  lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number, regionEnd: number, firstOffset: number): void;
 }
 
 // Small to start: a directory of 20,000 one-line files must not allocate 512 KiB of index per file.
@@ -29,7 +29,9 @@ export class LineSplitter {
   private carry: Buffer = Buffer.alloc(0);
   private carryLength = 0;
   private skippingLongLine = false;
-  private lineNumber = 0;
+  private lineNumber: number;
+  /** Absolute offset (in the decompressed stream) of the carry's first byte. */
+  private carryOffset = 0;
   private starts = new Uint32Array(initialCapacity);
   private ends = new Uint32Array(initialCapacity);
   /** Lines that were longer than the matching cap, and the first of them. */
@@ -44,13 +46,20 @@ export class LineSplitter {
   constructor(
     private readonly sink: ChunkSink,
     private readonly maxLineBytes = 1 << 20,
-  ) {}
+    /** Line number of the first line fed, less one (a re-read that starts at a checkpoint). */
+    startLine = 0,
+    /** Absolute offset of the first byte fed. */
+    private startOffset = 0,
+  ) {
+    this.lineNumber = startLine;
+  }
 
   get lines(): number {
     return this.lineNumber;
   }
 
   push(chunk: Buffer): void {
+    const chunkOffset = this.startOffset + this.bytes;
     this.bytes += chunk.length;
     if (this.head) {
       this.head.push(Buffer.from(chunk));
@@ -59,7 +68,7 @@ export class LineSplitter {
       if (this.headNewlines >= headLines || this.headLength >= headBytes) this.releaseHead();
       return;
     }
-    this.frameChunk(chunk);
+    this.frameChunk(chunk, chunkOffset);
   }
 
   private releaseHead(): void {
@@ -68,15 +77,16 @@ export class LineSplitter {
     let cut = -1;
     for (let n = 0, p = held.indexOf(10); n < headLines && p >= 0 && p < headBytes; n++, p = held.indexOf(10, p + 1)) cut = p;
     if (cut < 0) cut = held.indexOf(10);
+    // The held head starts at the first byte fed.
     if (cut < 0) {
-      this.frameChunk(held);
+      this.frameChunk(held, this.startOffset);
       return;
     }
-    this.frameChunk(held.subarray(0, cut + 1));
-    if (cut + 1 < held.length) this.frameChunk(held.subarray(cut + 1));
+    this.frameChunk(held.subarray(0, cut + 1), this.startOffset);
+    if (cut + 1 < held.length) this.frameChunk(held.subarray(cut + 1), this.startOffset + cut + 1);
   }
 
-  private frameChunk(chunk: Buffer): void {
+  private frameChunk(chunk: Buffer, chunkOffset: number): void {
     let data = chunk;
     let from = 0;
     if (this.skippingLongLine) {
@@ -89,23 +99,23 @@ export class LineSplitter {
       // Join the carried partial line with this chunk; only the carry is copied.
       const nl = chunk.indexOf(10, from);
       if (nl < 0) {
-        this.appendCarry(chunk, from, chunk.length);
+        this.appendCarry(chunk, from, chunk.length, chunkOffset);
         return;
       }
-      this.appendCarry(chunk, from, nl + 1);
+      this.appendCarry(chunk, from, nl + 1, chunkOffset);
       const joined = this.carry.subarray(0, this.carryLength);
       this.carryLength = 0;
-      this.frame(joined, 0, joined.length);
+      this.frameLines(joined, 0, joined.length, false, this.carryOffset);
       from = nl + 1;
     }
     data = chunk;
     const last = data.lastIndexOf(10);
     if (last < from) {
-      this.appendCarry(data, from, data.length);
+      this.appendCarry(data, from, data.length, chunkOffset);
       return;
     }
-    this.frame(data, from, last + 1);
-    if (last + 1 < data.length) this.appendCarry(data, last + 1, data.length);
+    this.frameLines(data, from, last + 1, false, chunkOffset);
+    if (last + 1 < data.length) this.appendCarry(data, last + 1, data.length, chunkOffset);
   }
 
   /** Flushes a last line that has no newline. */
@@ -114,11 +124,11 @@ export class LineSplitter {
     if (this.carryLength > 0) {
       const rest = this.carry.subarray(0, this.carryLength);
       this.carryLength = 0;
-      this.frameLines(rest, 0, rest.length, true);
+      this.frameLines(rest, 0, rest.length, true, this.carryOffset);
     }
   }
 
-  private appendCarry(src: Buffer, from: number, to: number): void {
+  private appendCarry(src: Buffer, from: number, to: number, srcOffset = 0): void {
     // A NUL run opening a line is not part of it (see frameLines): one NUL stands for it while the line is open.
     const isNulRun = this.carryLength === 1 && this.carry[0] === 0;
     if (this.carryLength === 0 || isNulRun) {
@@ -134,6 +144,8 @@ export class LineSplitter {
       }
       from = p;
     }
+    // Where the carried line starts in the stream: the re-read checkpoints are taken from it.
+    if (this.carryLength === 0 || isNulRun) this.carryOffset = srcOffset + from;
     let length = to - from;
     const room = this.maxLineBytes - this.carryLength + (this.carry[0] === 0 && this.carryLength > 0 ? 1 : 0);
     // The newline that ends the line is not part of it: a line of exactly maxLineBytes is whole.
@@ -168,7 +180,7 @@ export class LineSplitter {
   private flushTruncatedCarry(): void {
     const head = Buffer.from(this.carry.subarray(0, this.carryLength));
     this.carryLength = 0;
-    this.frameLines(head, 0, head.length, true);
+    this.frameLines(head, 0, head.length, true, this.carryOffset);
   }
 
   private ensureCarry(size: number): void {
@@ -178,11 +190,8 @@ export class LineSplitter {
     this.carry = grown;
   }
 
-  private frame(buf: Buffer, from: number, to: number): void {
-    this.frameLines(buf, from, to, false);
-  }
-
-  private frameLines(buf: Buffer, from: number, to: number, lastHasNoNewline: boolean): void {
+  /** `bufOffset` is the absolute offset of buf[0]. */
+  private frameLines(buf: Buffer, from: number, to: number, lastHasNoNewline: boolean, bufOffset: number): void {
     let count = 0;
     let s = from;
     const firstLine = this.lineNumber + 1;
@@ -214,7 +223,7 @@ export class LineSplitter {
       s = nl + 1;
     }
     this.lineNumber += count;
-    if (count > 0) this.sink.lines(buf, this.starts, this.ends, count, firstLine, to);
+    if (count > 0) this.sink.lines(buf, this.starts, this.ends, count, firstLine, to, bufOffset + (this.starts[0] as number));
   }
 
   private growIndex(): void {

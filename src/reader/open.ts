@@ -69,7 +69,7 @@ function megabytes(bytes: number): string {
  * Yields the decompressed bytes of a file. The yielded buffer may be reused for the next chunk,
  * so a consumer copies what it keeps. Throws InputError; bytes yielded before it were good.
  */
-export async function* readFileChunks(path: string): AsyncGenerator<Buffer> {
+export async function* readFileChunks(path: string, seen: { compression?: Compression } = {}): AsyncGenerator<Buffer> {
   let handle;
   try {
     handle = await open(path, "r");
@@ -84,6 +84,7 @@ export async function* readFileChunks(path: string): AsyncGenerator<Buffer> {
     const buf = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(stat.size, minChunkBytes)));
     const first = await readOrFail(handle, buf, 0);
     compression = compressionOf(buf.subarray(0, first));
+    seen.compression = compression;
     if (compression === "none") {
       if (first === 0) return;
       const binary = binaryReason(buf.subarray(0, first));
@@ -318,5 +319,31 @@ export function readConfigText(path: string): string | { reason: string } {
     return buf.toString("utf8");
   } catch (error) {
     return { reason: describeError(error) };
+  }
+}
+
+let rangeBuffer: Buffer | null = null;
+
+/** Reads bytes [from, to) of a plain file in chunks (the resolve pass re-reads around checkpoints, one at a time). */
+export async function* readFileRange(path: string, from: number, to: number): AsyncGenerator<Buffer> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+  } catch (error) {
+    throw new InputError(describeError(error), { cause: error });
+  }
+  rangeBuffer ??= Buffer.allocUnsafe(chunkBytes);
+  const buf = rangeBuffer;
+  try {
+    let position = from;
+    while (position < to) {
+      const n = await readOrFail(handle, buf, position);
+      if (n === 0) return;
+      const take = Math.min(n, to - position);
+      position += take;
+      yield buf.subarray(0, take);
+    }
+  } finally {
+    await handle.close();
   }
 }
