@@ -84,7 +84,7 @@ function requestLost(input: CorrelationInput): CollectedFinding[] {
     const covered = input.sources.some((s, i) => downstream(i) && s.lastTime !== null && s.lastTime >= (r.time as number) + coverMs);
     if (!covered) continue;
     out.push(
-      make(input, "request-lost", { component: r.component, host: r.host, path: r.path, line: r.line, timestamp: r.timestamp, message: r.message, requestIds: r.requestIds, instanceIds: [], fields: { method: r.method, url: r.url, status: String(r.status) } }, r.time, r.sourceIndex),
+      make(input, "request-lost", { component: r.component, host: r.host, path: r.path, line: r.line, timestamp: r.timestamp, message: `"${r.method} ${r.url}" status: ${r.status}`, requestIds: r.requestIds, instanceIds: [], fields: { method: r.method, url: r.url, status: String(r.status) } }, r.time, r.sourceIndex),
     );
   }
   return out;
