@@ -107,7 +107,18 @@ function attachInstanceIds(input: CorrelationInput): void {
   }
 }
 
+/** Scored once per related record: the sort of every finding's candidates asks again and again. */
+const scores = new WeakMap<RelatedRecord, number>();
+
 function usefulness(r: RelatedRecord): number {
+  const known = scores.get(r);
+  if (known !== undefined) return known;
+  const score = scoreOf(r);
+  scores.set(r, score);
+  return score;
+}
+
+function scoreOf(r: RelatedRecord): number {
   let score = 0;
   const level = r.record.level;
   if (level === "WARNING" || level === "ERROR" || level === "CRITICAL") score += 4;
