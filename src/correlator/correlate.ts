@@ -183,24 +183,23 @@ async function attachRelated(input: CorrelationInput, groups: CollectedFinding[]
     }
   }
   for (const c of input.findings) {
-    const seen = new Set<string>();
-    const candidates: RelatedRecord[] = [];
+    // Each record is one object, whichever key found it: identity is enough to count it once.
+    const seen = new Set<RelatedRecord>();
+    const candidates: { r: RelatedRecord; worth: number }[] = [];
     for (const key of keysFor.get(c) ?? []) {
       for (const r of byKey.get(key) ?? []) {
-        const where = `${r.record.path}:${r.record.line}`;
-        if (seen.has(where) || r.record.path === c.finding.path) continue;
-        seen.add(where);
-        candidates.push(r);
+        if (seen.has(r) || r.record.path === c.finding.path) continue;
+        seen.add(r);
+        // Another component's or host's view is worth more than the same service's own lines again.
+        candidates.push({ r, worth: usefulness(r) + (r.record.component !== c.finding.component ? 2 : 0) + (r.record.host !== c.finding.host ? 1 : 0) });
       }
     }
-    // Another component's or host's view is worth more than the same service's own lines again.
-    const worth = (r: RelatedRecord) => usefulness(r) + (r.record.component !== c.finding.component ? 2 : 0) + (r.record.host !== c.finding.host ? 1 : 0);
-    candidates.sort((a, b) => worth(b) - worth(a) || (a.record.time ?? 0) - (b.record.time ?? 0));
+    candidates.sort((a, b) => b.worth - a.worth || (a.r.record.time ?? 0) - (b.r.record.time ?? 0));
     // The best lines of each file first, so the API, scheduler and conductor are not crowded out by one chatty log.
     const perFile = new Map<string, number>();
     const first: RelatedRecord[] = [];
     const rest: RelatedRecord[] = [];
-    for (const r of candidates) {
+    for (const { r } of candidates) {
       const n = perFile.get(r.record.path) ?? 0;
       perFile.set(r.record.path, n + 1);
       (n < relatedPerFile ? first : rest).push(r);
