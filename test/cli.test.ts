@@ -136,6 +136,82 @@ describe("cloudtriage scan", () => {
   });
 });
 
+describe("selecting inputs and rules", () => {
+  it("expands a glob, reads the rotated series oldest first, and keeps exact line numbers", async () => {
+    const root = tree({ "nova-conductor.log.1": conductor, "nova-conductor.log": conductor.replace("req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27", "req-7d3e604e-126d-4fc4-a14f-a2770f843a66") });
+    const { stdout } = await runIn(["scan", "nova-conductor.log*", "--format", "json"], { cwd: root });
+    expect(JSON.parse(stdout).findings.map((f: { path: string; line: number }) => `${f.path}:${f.line}`)).toEqual(["nova-conductor.log.1:2", "nova-conductor.log:2"]);
+  });
+
+  it("runs only the rules --only names, and none that --exclude names", async () => {
+    const only = await runIn(["scan", "-", "--format", "json", "--only", "nova-set-instance-error"], { stdin: conductor });
+    expect(JSON.parse(only.stdout).findings).toEqual([]);
+    expect(only.code).toBe(0);
+    const excluded = await runIn(["scan", "-", "--format", "json", "--exclude", "nova-no-valid-host"], { stdin: conductor });
+    expect(JSON.parse(excluded.stdout).findings).toEqual([]);
+    const unknown = await runIn(["scan", "-", "--only", "nova-no-such-rule"], { stdin: conductor });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown rule id `nova-no-such-rule`/);
+  });
+
+  it("reads journalctl -o json on standard input", async () => {
+    const { readFileSync } = await import("node:fs");
+    const json = readFileSync("fixtures/journal-json/journal.json", "utf8");
+    const { code, stdout } = await runIn(["scan", "-", "--format", "json"], { stdin: json });
+    expect(code).toBe(1);
+    const findings = JSON.parse(stdout).findings as { ruleId: string; path: string; host: string }[];
+    expect(findings.some((f) => f.ruleId === "nova-no-valid-host" && f.path === "-" && f.host === "compute-4")).toBe(true);
+  });
+});
+
+describe("cloudtriage rules", () => {
+  it("lists every rule with its severity, as text and JSON", async () => {
+    const text = await runIn(["rules", "list"]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^nova-no-valid-host\s+error\s+/m);
+    const json = JSON.parse((await runIn(["rules", "list", "--format", "json", "--lang", "zh-CN"])).stdout) as { id: string; title: string }[];
+    expect(json.find((r) => r.id === "zstack-no-vmx-svm")?.title).toMatch(/[\u4e00-\u9fff]/);
+  });
+
+  it("shows one rule in full, and says so for an unknown one", async () => {
+    const shown = await runIn(["rules", "show", "libvirt-rbd-secret-not-found"]);
+    expect(shown.stdout).toMatch(/virsh secret-list|secret-define/);
+    expect((await runIn(["rules", "show", "nope-nope"])).code).toBe(2);
+  });
+
+  it("tests a user pack and fails on a rule whose example does not fire", async () => {
+    const pack = tree({
+      "p/user-broken-example.yaml": [
+        "id: user-broken-example",
+        "title: {en: A user rule, zh-CN: 用户规则}",
+        "severity: warning",
+        "match: 'Migration may lead to data corruption'",
+        "remediation: {en: Fix the cache mode., zh-CN: 修改缓存模式。}",
+        "references: ['https://libvirt.org/formatdomain.html']",
+        "examples:",
+        "  source: var/log/libvirt/libvirtd.log",
+        "  positive:",
+        "    - line: '2024-03-12 13:05:11.020+0000: 2411: error : qemuMigrationSrcIsSafe:1411 : Unsafe migration: disks are fine'",
+        "  negative:",
+        "    - line: '2024-03-12 13:05:11.020+0000: 2411: info : ok'",
+        "      why: an info line",
+        "",
+      ].join("\n"),
+    });
+    const { code, stdout } = await runIn(["rules", "test", path.join(pack, "p")]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/FAIL user-broken-example/);
+    expect(stdout).toMatch(/Missing: .*expected exactly one finding, got 0/);
+    expect(stdout).toMatch(/1 passed, 1 failed/);
+  });
+
+  it("lints the built-in pack clean", async () => {
+    const { code, stdout } = await runIn(["rules", "lint"]);
+    expect(stdout).toMatch(/rules, no problems/);
+    expect(code).toBe(0);
+  });
+});
+
 describe("the installed command", () => {
   it("reads a pipe when no path is given", async () => {
     const { code, stdout } = await spawnBin(["scan", "--format", "json"], { input: conductor });

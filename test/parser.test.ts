@@ -247,3 +247,47 @@ describe("other formats", () => {
     expect(r!.timestamp).toBe("2016-05-08T20:22:34");
   });
 });
+
+describe("components", () => {
+  it("come from the path in every layout, the journal unit, or the QEMU folder", async () => {
+    const { componentFromPath, componentFromUnit } = await import("../src/parser/fields.js");
+    expect(componentFromPath("var/log/nova/nova-compute.log.2.gz")).toBe("nova-compute");
+    expect(componentFromPath("var/log/containers/nova/nova-compute.log")).toBe("nova-compute");
+    expect(componentFromPath("var/log/kolla/nova/nova-scheduler.log")).toBe("nova-scheduler");
+    expect(componentFromPath("var/log/libvirt/libvirtd.log")).toBe("libvirtd");
+    expect(componentFromPath("var/log/containers/libvirt/qemu/instance-0000000a.log")).toBe("qemu");
+    expect(componentFromPath("var/log/glance/api.log")).toBe("glance-api");
+    expect(componentFromPath("var/log/httpd/keystone_wsgi_error.log")).toBe("keystone");
+    expect(componentFromPath("sos_strings/nova/var.log.nova.nova-compute.log.tailed")).toBe("nova-compute");
+    expect(componentFromPath("usr/local/zstack/apache-tomcat/logs/management-server.log")).toBe("zstack-management");
+    expect(componentFromUnit("openstack-nova-compute.service")).toBe("nova-compute");
+  });
+
+  it("reads journalctl -o cat (bare messages) by the format of the messages", () => {
+    const text = [
+      "2024-03-12 10:15:40.121 2744 WARNING nova.scheduler.utils [None req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27 - - default default] Failed to compute_task_build_instances: No valid host was found. ",
+      "2024-03-12 10:15:40.122 2744 INFO nova.scheduler.utils [-] next",
+    ].join("\n");
+    const [r] = parseRecords(text, "journal-cat.txt");
+    expect(r!.format).toBe("oslo");
+    expect(r!.level).toBe("WARNING");
+    expect(r!.requestIds).toEqual(["req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27"]);
+  });
+
+  it("reads Sunbeam/pebble pod logs and folds the traceback lines they wrap", () => {
+    const text = [
+      "2025-05-14T07:10:35.743Z [nova-conductor] 2025-05-14 07:10:35.742 17 ERROR nova.scheduler.client.report [-] Failed to initialize placement client\x1b[00m",
+      "2025-05-14T07:10:35.743Z [nova-conductor] 2025-05-14 07:10:35.742 17 ERROR nova.scheduler.client.report Traceback (most recent call last):",
+      "2025-05-14T07:10:35.743Z [nova-conductor] 2025-05-14 07:10:35.742 17 ERROR nova.scheduler.client.report   File \"/usr/lib/python3/dist-packages/nova/scheduler/client/report.py\", line 286, in __init__",
+      "2025-05-14T07:10:36.000Z [nova-conductor] 2025-05-14 07:10:36.000 17 INFO nova.service [-] Starting conductor node",
+    ].join("\n");
+    const records = parseRecords(text, "k8s_kubectl_--namespace_openstack_logs_nova-0_-c_nova-conductor");
+    expect(records.map((r) => [r.line, r.endLine])).toEqual([
+      [1, 3],
+      [4, 4],
+    ]);
+    expect(records[0]!.component).toBe("nova-conductor");
+    expect(records[0]!.level).toBe("ERROR");
+    expect(records[0]!.message.startsWith("Failed to initialize placement client")).toBe(true);
+  });
+});

@@ -77,6 +77,26 @@ describe("scanning sosreport tarballs", () => {
     expect(incidents(packed)).toEqual(incidents(plain));
   });
 
+  it("forms incidents across hosts: the API's refusal on the controller and the compute's log of it", async () => {
+    // openstack-services: nova-api on ctl-1 answers 409 to set-password; nova-compute on cmp-1 logs why.
+    const services = path.resolve("fixtures/openstack-services");
+    const sos = path.join(root, "services");
+    for (const host of ["ctl-1", "cmp-1"]) {
+      const dir = path.join(sos, `sosreport-${host}-2021-09-14-abcdefg`);
+      cpSync(path.join(services, host), dir, { recursive: true });
+      mkdirSync(path.join(dir, "sos_commands/host"), { recursive: true });
+      writeFileSync(path.join(dir, "sos_commands/host/hostname"), `${host}\n`);
+      execFileSync("tar", ["-cJf", path.join(root, `sosreport-${host}.tar.xz`), "-C", sos, path.basename(dir)]);
+    }
+    const result = JSON.parse((await cli(["scan", "sosreport-ctl-1.tar.xz", "sosreport-cmp-1.tar.xz", "--format", "json"])).stdout) as ScanResult;
+    const byId = new Map(result.findings.map((f) => [f.id, f]));
+    const crossHost = result.incidents.filter((i) => new Set(i.findings.map((id) => byId.get(id)?.host)).size > 1);
+    expect(crossHost.length).toBeGreaterThanOrEqual(1);
+    const agent = crossHost.find((i) => byId.get(i.rootCause)?.ruleId === "nova-qemu-guest-agent-not-enabled");
+    expect(agent).toBeDefined();
+    expect(new Set(agent!.findings.map((id) => byId.get(id)?.host))).toEqual(new Set(["ctl-1", "cmp-1"]));
+  });
+
   it("counts a duration in --since back from the sosreport's capture time", async () => {
     // Captured at 12:45 (sos_commands/date/date); QEMU ran out of memory at 10:41, the NoValidHost came at 11:27.
     const recent = JSON.parse((await cli(["scan", ...tarballs, "--format", "json", "--since", "100m"])).stdout) as ScanResult;

@@ -81,10 +81,10 @@ export class UnmatchedErrors {
   /** The most frequent templates first, at most `limit`, as info findings. */
   findings(limit: number, language: Language): CollectedFinding[] {
     const all = [...this.templates.values()];
-    all.sort((a, b) => b.count - a.count);
-    // The most frequent first; a CRITICAL (a service that died) is never left out for being rare.
-    const chosen = [...all.slice(0, limit), ...all.slice(limit).filter((t) => t.record.level === "CRITICAL")];
-    return chosen.map((t) => ({
+    // CRITICAL first (a service that died is never left out for being rare), then the most frequent.
+    const rank = (t: Template) => (t.record.level === "CRITICAL" ? 0 : 1);
+    all.sort((a, b) => rank(a) - rank(b) || b.count - a.count);
+    return all.slice(0, limit).map((t) => ({
       finding: {
         id: "",
         ruleId: "unmatched-error",
