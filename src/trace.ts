@@ -5,7 +5,8 @@ import type { LogRecord } from "./model.js";
 import { RecordAssembler, type PendingRecord } from "./parser/assemble.js";
 import { componentFromPath, findDomainNames, journalRangeEnd } from "./parser/fields.js";
 import { buildRecord, type SourceContext } from "./parser/record.js";
-import { collectInputs, type Source } from "./reader/inputs.js";
+import { collectInputs, isLogPath, type Source } from "./reader/inputs.js";
+import { stripArchiveRoot, tarMembers } from "./reader/tar.js";
 import { LineSplitter } from "./reader/lines.js";
 import { InputError, readFileChunks, readStreamChunks } from "./reader/open.js";
 import { redactText } from "./redact/redact.js";
@@ -30,7 +31,7 @@ interface TracedLine {
 const noHits = new Int32Array(0);
 const maxPasses = 3;
 
-async function readSource(source: Source, stdinBuffer: Buffer[] | null, stdin: Readable | undefined, onPending: (p: PendingRecord, a: RecordAssembler) => void): Promise<string | null> {
+async function readSource(source: Source, stdinBuffer: Buffer[] | null, stdin: Readable | undefined, onPending: (p: PendingRecord, a: RecordAssembler) => void, given?: AsyncIterable<Buffer>): Promise<string | null> {
   const assembler: RecordAssembler = new RecordAssembler(source.displayPath, (p) => onPending(p, assembler), () => false);
   const splitter = new LineSplitter({
     lines(buf, starts, ends, count, firstLine) {
@@ -38,7 +39,9 @@ async function readSource(source: Source, stdinBuffer: Buffer[] | null, stdin: R
     },
   });
   try {
-    if (source.kind === "stdin") {
+    if (given) {
+      for await (const chunk of given) splitter.push(chunk);
+    } else if (source.kind === "stdin") {
       if (stdinBuffer && stdinBuffer.length === 0 && stdin) for await (const chunk of readStreamChunks(stdin)) stdinBuffer.push(Buffer.from(chunk));
       for (const chunk of stdinBuffer ?? []) splitter.push(chunk);
     } else {
@@ -72,12 +75,16 @@ export async function trace(options: TraceOptions): Promise<{ text: string; foun
     const before = ids.size;
     traced = [];
     let order = 0;
-    for (const source of collected.sources) {
+    const traceSource = async (source: Source, given?: AsyncIterable<Buffer>) => {
       const ctx: SourceContext = { path: source.displayPath, host: source.host, component: source.kind === "stdin" ? null : componentFromPath(source.displayPath), instanceId: null, referenceMs: source.captureTime ?? source.mtimeMs ?? Date.now() };
       let lastTime = 0;
       let firstRecord = true;
       let domainMatched = false;
-      const reason = await readSource(source, stdinBuffer, options.stdin, (pending, assembler) => {
+      const reason = await readSource(
+        source,
+        stdinBuffer,
+        options.stdin,
+        (pending, assembler) => {
         if (firstRecord) {
           firstRecord = false;
           const year = journalRangeEnd(pending.lines[0]?.toString("latin1") ?? "");
@@ -101,8 +108,26 @@ export async function trace(options: TraceOptions): Promise<{ text: string; foun
         if (uuid && ids.has(uuid)) for (const name of findDomainNames(record.message)) ids.add(name);
         const guest = /-name guest=(instance-[0-9a-f]{8})/.exec(record.message)?.[1];
         if (guest && uuid && ids.has(uuid)) ids.add(guest);
-      });
+        },
+        given,
+      );
       if (reason && pass === 0) notes.push(`${source.displayPath}: ${reason}`);
+    };
+    for (const source of collected.sources) {
+      if (source.kind !== "archive") {
+        await traceSource(source);
+        continue;
+      }
+      // A sosreport tarball: its log members, streamed, under the names they have in the archive.
+      try {
+        for await (const member of tarMembers(source.absPath)) {
+          if (member.type !== "file" || !isLogPath(stripArchiveRoot(member.name))) continue;
+          await traceSource({ ...source, kind: "file", displayPath: member.name, host: null }, member.chunks());
+        }
+      } catch (error) {
+        if (!(error instanceof InputError)) throw error;
+        if (pass === 0) notes.push(`${source.absPath}: ${error.reason}`);
+      }
     }
     if (ids.size === before) break;
   }
