@@ -64,6 +64,15 @@ export interface ScanOptions {
 }
 
 const minParallelBytes = 32 << 20;
+/** A live pipe quiet this long has its last line judged. */
+const liveIdleMs = 250;
+
+/** Spool files of standard input, removed even when the process is ended early (Ctrl-C, a closed pipe). */
+const spools = new Set<string>();
+export function removeSpools(): void {
+  for (const file of spools) rmSync(file, { force: true });
+  spools.clear();
+}
 /** One re-read checkpoint per this many bytes: 8 bytes of memory per 256 KiB of log. */
 const checkpointBytes = 256 << 10;
 
@@ -235,16 +244,21 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     state.options.maxLineBytes,
   );
   let spoolFd: number | null = null;
+  let idle: ReturnType<typeof setTimeout> | null = null;
   if (source.kind === "stdin") {
     // Standard input cannot be read twice; a spool lets the correlator re-read related lines.
     info.absPath = path.join(tmpdir(), `cloudtriage-stdin-${process.pid}-${Date.now()}.log`);
     info.isSpool = true;
     spoolFd = openSync(info.absPath, "w", 0o600);
+    spools.add(info.absPath);
   }
   try {
     const chunks = given ?? (source.kind === "stdin" ? readStreamChunks(state.options.stdin ?? (process.stdin as Readable)) : readFileChunks(source.absPath, seen));
     let first = true;
+    // journalctl -f: when the pipe goes quiet, what arrived is framed and judged now, not at the next line.
+    const live = source.kind === "stdin";
     for await (const chunk of chunks) {
+      if (idle) clearTimeout(idle);
       if (first) {
         first = false;
         // journalctl's header names the years its short timestamps leave out.
@@ -256,6 +270,12 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
       }
       if (spoolFd !== null) writeSync(spoolFd, chunk);
       splitter.push(chunk);
+      if (live) {
+        idle = setTimeout(() => {
+          splitter.releaseIdle();
+          assembler.flushIdle();
+        }, liveIdleMs);
+      }
       state.options.onProgress?.({ files: sourceIndex, totalFiles: state.sources.length, bytes: state.bytes + splitter.bytes, totalBytes: state.totalBytes });
     }
   } catch (error) {
@@ -264,6 +284,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   } finally {
     if (spoolFd !== null) closeSync(spoolFd);
   }
+  if (idle) clearTimeout(idle);
   splitter.end();
   assembler.end();
   info.format = assembler.format ?? "generic";
@@ -579,7 +600,9 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     const all: CollectedFinding[] = state.collector.findings;
     const incidents = options.correlate === false ? [] : await correlate({ findings: all, collector: state.collector, index: state.index, sources: state.sources, observations: state.observations, rules: options.rules, language: options.language, maxRelated: options.maxRelated ?? 20 });
     for (const f of state.unmatched.findings(options.maxUnmatched ?? 10, options.language)) {
-      f.finding.host ??= state.sources[f.meta.sourceIndex]?.host ?? null;
+      const info = state.sources[f.meta.sourceIndex];
+      if (options.sinceDurationMs != null && f.meta.time !== null && f.meta.time < (info?.captureTime ?? Date.now()) - options.sinceDurationMs) continue;
+      f.finding.host ??= info?.host ?? null;
       all.push(f);
     }
     const findings = all.map((c, i) => {
@@ -608,6 +631,9 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     };
     return options.redact === false ? result : redactResult(result);
   } finally {
-    for (const info of state.sources) if (info.isSpool) rmSync(info.absPath, { force: true });
+    for (const info of state.sources) if (info.isSpool) {
+      rmSync(info.absPath, { force: true });
+      spools.delete(info.absPath);
+    }
   }
 }

@@ -225,6 +225,23 @@ describe("the installed command", () => {
     expect(stderr).not.toMatch(/Error|at /);
   });
 
+  it("writes a live NDJSON finding while the pipe stays open and quiet (journalctl -f)", async () => {
+    const child = spawn(process.execPath, [bin, "scan", "-", "--format", "ndjson"], { stdio: ["pipe", "pipe", "pipe"] });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d;
+        if (out.includes("\n")) resolve(out.split("\n", 1)[0] ?? "");
+      });
+      child.on("close", () => reject(new Error(`ended without a finding: ${out}`)));
+      // One healthy line, then the failure, then nothing: the pipe is not closed.
+      child.stdin.write(conductor.split("\n")[0] + "\n");
+      setTimeout(() => child.stdin.write(conductor.split("\n")[1] + "\n"), 100);
+    });
+    expect(JSON.parse(line)).toMatchObject({ ruleId: "nova-no-valid-host", path: "-", line: 2 });
+    child.kill();
+  });
+
   it("honours NO_COLOR over FORCE_COLOR, and --color over both", async () => {
     const plain = await spawnBin(["scan", "-"], { input: conductor, env: { NO_COLOR: "1", FORCE_COLOR: "1" } });
     expect(plain.stdout).not.toMatch(/\x1b\[/);

@@ -1,14 +1,19 @@
 // The bin entry: runs the CLI with the real process I/O and sets the exit code.
+import { removeSpools } from "../scan.js";
 import { run } from "./run.js";
 
 // A reader that went away (`| head -1`) is a quiet, successful end, as in ripgrep.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  if (error.code === "EPIPE") {
+    removeSpools();
+    process.exit(process.exitCode ?? 0);
+  }
   throw error;
 });
 
 process.on("SIGINT", () => {
   if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
+  removeSpools();
   process.exit(130);
 });
 

@@ -342,6 +342,11 @@ export class RecordAssembler {
     this.flush();
   }
 
+  /** A live stream that went quiet: the open record is as complete as it will get for now. */
+  flushIdle(): void {
+    this.flush();
+  }
+
   private flush(): void {
     const record = this.current;
     if (!record) return;

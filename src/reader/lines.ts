@@ -71,6 +71,11 @@ export class LineSplitter {
     this.frameChunk(chunk, chunkOffset);
   }
 
+  /** A live stream that went quiet: frame what the head holds now instead of waiting for 40 lines. */
+  releaseIdle(): void {
+    if (this.head && this.headLength > 0) this.releaseHead();
+  }
+
   private releaseHead(): void {
     const held = Buffer.concat(this.head ?? [], this.headLength);
     this.head = null;
@@ -145,7 +150,8 @@ export class LineSplitter {
       from = p;
     }
     // Where the carried line starts in the stream: the re-read checkpoints are taken from it.
-    if (this.carryLength === 0 || isNulRun) this.carryOffset = srcOffset + from;
+    // (The NUL standing for a run sits at carry[0], one byte before the line's first.)
+    if (this.carryLength === 0 || isNulRun) this.carryOffset = srcOffset + from - (isNulRun ? 1 : 0);
     let length = to - from;
     const room = this.maxLineBytes - this.carryLength + (this.carry[0] === 0 && this.carryLength > 0 ? 1 : 0);
     // The newline that ends the line is not part of it: a line of exactly maxLineBytes is whole.

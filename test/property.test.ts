@@ -1,0 +1,191 @@
+// Properties of framing and record assembly over random mixtures of real-shaped log lines and junk bytes.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { LogRecord } from "../src/model.js";
+import { parseRecords } from "../src/parser/parse-text.js";
+import { LineSplitter } from "../src/reader/lines.js";
+
+const hex = (length: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${length}}$`));
+const uuid = fc.tuple(hex(8), hex(4), hex(4), hex(4), hex(12)).map((parts) => parts.join("-"));
+const requestId = uuid.map((u) => `req-${u}`);
+const pid = fc.integer({ min: 1, max: 99999 });
+const two = (n: number) => String(n).padStart(2, "0");
+
+/** "2024-03-12 10:15:40.121": oslo's asctime with milliseconds; sometimes without them, as Icehouse wrote it. */
+const isoTime = fc
+  .record({ year: fc.integer({ min: 2013, max: 2031 }), month: fc.integer({ min: 1, max: 12 }), day: fc.integer({ min: 1, max: 28 }), hour: fc.integer({ min: 0, max: 23 }), minute: fc.integer({ min: 0, max: 59 }), second: fc.integer({ min: 0, max: 59 }), ms: fc.option(fc.integer({ min: 0, max: 999 })) })
+  .map(({ year, month, day, hour, minute, second, ms }) => `${year}-${two(month)}-${two(day)} ${two(hour)}:${two(minute)}:${two(second)}${ms === null ? "" : `.${String(ms).padStart(3, "0")}`}`);
+
+const level = fc.constantFrom("DEBUG", "INFO", "AUDIT", "WARNING", "ERROR", "CRITICAL", "TRACE");
+const logger = fc.constantFrom("nova.compute.manager", "nova.scheduler.utils", "nova.conductor.manager", "oslo_messaging.rpc.server", "cinder.volume.manager", "neutron.agent.dhcp.agent");
+const text = fc.oneof(
+  fc.constantFrom(
+    "Failed to compute_task_build_instances: No valid host was found. There are not enough hosts available.",
+    "Filter ComputeFilter returned 0 hosts",
+    "Instance failed to spawn",
+    "Setting instance to ERROR state.",
+    "Unexpected exception in API method",
+    "",
+  ),
+  fc.string({ maxLength: 30 }),
+);
+
+/** The context bracket of every oslo.log generation: Icehouse, Juno–Yoga, Zed+, with a global id, and empty. */
+const context = fc.oneof(
+  requestId.map((r) => `[${r} None None]`),
+  fc.tuple(requestId, hex(32), hex(32)).map(([r, user, project]) => `[${r} ${user} ${project} - - -]`),
+  requestId.map((r) => `[${r} - - - - -]`),
+  requestId.map((r) => `[None ${r} - - default default]`),
+  fc.tuple(requestId, requestId).map(([g, r]) => `[${g} ${r} admin admin - default default]`),
+  fc.constant("[-]"),
+);
+
+const osloLine = fc
+  .tuple(isoTime, pid, level, logger, context, fc.option(uuid), text)
+  .map(([time, p, lvl, name, ctx, instance, message]) => `${time} ${p} ${lvl} ${name} ${ctx} ${instance ? `[instance: ${instance}] ` : ""}${message}`);
+
+/** Traceback lines: with the old TRACE or the repeated ERROR prefix, and bare (remote tracebacks). */
+const tracebackText = fc.constantFrom(
+  "Traceback (most recent call last):",
+  '  File "/usr/lib/python3/dist-packages/nova/compute/manager.py", line 2437, in _build_and_run_instance',
+  "    raise exception.RescheduledException(",
+  "nova.exception.NoValidHost: No valid host was found.",
+  "oslo_messaging.rpc.client.RemoteError: Remote error: DBConnectionError",
+  "",
+);
+const prefixedTraceback = fc
+  .tuple(isoTime, pid, fc.constantFrom("ERROR", "TRACE", "CRITICAL"), logger, fc.option(uuid), tracebackText)
+  .map(([time, p, lvl, name, instance, line]) => `${time} ${p} ${lvl} ${name} ${instance ? `[instance: ${instance}] ` : ""}${line}`);
+
+const libvirtLine = fc
+  .tuple(isoTime, pid, fc.constantFrom("debug", "info", "warning", "error"), fc.constantFrom("qemuProcessReportLogError:1914", "virNetSocketReadWire:1806", "qemuMonitorIO:718"), text)
+  .map(([time, p, lvl, fn, message]) => `${time.length > 19 ? time : `${time}.000`}+0000: ${p}: ${lvl} : ${fn} : ${message}`);
+
+const journalShort = fc
+  .tuple(fc.constantFrom("Mar 12 10:15:40", "Jan  3 01:02:03", "Dec 31 23:59:59.123456"), fc.constantFrom("compute-1", "ctl0"), fc.constantFrom("nova-compute[2744]", "libvirtd[1203]", "systemd[1]", "kernel"), fc.oneof(osloLine, prefixedTraceback, text))
+  .map(([time, host, ident, message]) => `${time} ${host} ${ident}: ${message}`);
+
+const asBytes = (line: string) => Buffer.from(line, "utf8");
+
+/** Bytes no log should hold but real ones do: invalid UTF-8, stray CR, NUL, lone continuation bytes. */
+const junk = fc.uint8Array({ maxLength: 24 }).map((bytes) => Buffer.from(bytes));
+
+const line = fc.oneof(
+  { weight: 5, arbitrary: osloLine.map(asBytes) },
+  { weight: 3, arbitrary: prefixedTraceback.map(asBytes) },
+  { weight: 2, arbitrary: tracebackText.map(asBytes) },
+  { weight: 2, arbitrary: libvirtLine.map(asBytes) },
+  { weight: 2, arbitrary: journalShort.map(asBytes) },
+  { weight: 1, arbitrary: fc.constant(Buffer.alloc(0)) },
+  { weight: 2, arbitrary: junk },
+);
+
+/** A whole input: lines ended by LF or CRLF, the last one with or without an end. */
+const logInput = fc
+  .tuple(fc.array(fc.tuple(line, fc.constantFrom("\n", "\r\n")), { maxLength: 90, size: "max" }), fc.boolean())
+  .map(([lines, hasFinalNewline]) => {
+    const parts = lines.flatMap(([bytes, end], i) => (i < lines.length - 1 || hasFinalNewline ? [bytes, Buffer.from(end)] : [bytes]));
+    return Buffer.concat(parts);
+  });
+
+const sourcePath = fc.constantFrom("var/log/nova/nova-compute.log", "var/log/libvirt/libvirtd.log", "var/log/messages", "var/log/libvirt/qemu/instance-0000000a.log", "sos_commands/logs/journalctl_--no-pager");
+
+/** Small caps make the over-long line path run on small inputs. */
+const maxLineBytes = fc.option(fc.integer({ min: 1, max: 120 }), { nil: undefined });
+
+/** Lines as the reader counts them: every LF ends one, and bytes after the last LF are one more. */
+function countLines(bytes: Buffer): number {
+  let count = 0;
+  for (const b of bytes) if (b === 10) count++;
+  return bytes.length > 0 && bytes[bytes.length - 1] !== 10 ? count + 1 : count;
+}
+
+const parse = (bytes: Buffer, path: string, options: { maxLineBytes?: number | undefined; chunkBytes?: number } = {}): LogRecord[] =>
+  parseRecords(bytes, path, { ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}), ...(options.chunkBytes !== undefined ? { chunkBytes: options.chunkBytes } : {}) });
+
+const runs = { numRuns: 200 };
+
+describe("parseRecords over random real-shaped logs", () => {
+  it("never throws, whatever the bytes", () => {
+    fc.assert(
+      fc.property(logInput, sourcePath, maxLineBytes, fc.integer({ min: 1, max: 64 }), (bytes, path, cap, chunkBytes) => {
+        parse(bytes, path, { maxLineBytes: cap, chunkBytes });
+      }),
+      runs,
+    );
+  });
+
+  it("gives records in strictly increasing line order", () => {
+    fc.assert(
+      fc.property(logInput, sourcePath, maxLineBytes, (bytes, path, cap) => {
+        const lines = parse(bytes, path, { maxLineBytes: cap }).map((r) => r.line);
+        for (let i = 1; i < lines.length; i++) expect(lines[i]).toBeGreaterThan(lines[i - 1] as number);
+      }),
+      runs,
+    );
+  });
+
+  it("puts every input line in exactly one record: the [line, endLine] ranges partition 1..N", () => {
+    fc.assert(
+      fc.property(logInput, sourcePath, maxLineBytes, (bytes, path, cap) => {
+        const records = parse(bytes, path, { maxLineBytes: cap });
+        let next = 1;
+        for (const r of records) {
+          expect(r.line).toBe(next);
+          expect(r.endLine).toBeGreaterThanOrEqual(r.line);
+          next = r.endLine + 1;
+        }
+        expect(next - 1).toBe(countLines(bytes));
+      }),
+      runs,
+    );
+  });
+
+  it("gives the same records whatever the chunk size", () => {
+    fc.assert(
+      fc.property(logInput, sourcePath, maxLineBytes, fc.integer({ min: 1, max: 64 }), (bytes, path, cap, chunkBytes) => {
+        expect(parse(bytes, path, { maxLineBytes: cap, chunkBytes })).toEqual(parse(bytes, path, { maxLineBytes: cap }));
+      }),
+      runs,
+    );
+  });
+});
+
+/** Lines near the cap, with CRs where a cut may fall and NUL runs: the over-long line path at its edges. */
+const nearCapInput = fc
+  .array(fc.tuple(fc.array(fc.constantFrom(0x61, 0x0d, 0xff, 0x00), { maxLength: 12 }), fc.constantFrom("\n", "\r\n", "")), { maxLength: 80, size: "max" })
+  .map((lines) => Buffer.concat(lines.map(([bytes, end]) => Buffer.concat([Buffer.from(bytes), Buffer.from(end)]))));
+
+function split(bytes: Buffer, cap: number, cuts: number[]) {
+  const lines: string[] = [];
+  const splitter = new LineSplitter(
+    {
+      lines(buf, starts, ends, count, firstLine) {
+        for (let i = 0; i < count; i++) lines.push(`${firstLine + i}:${buf.toString("latin1", starts[i], ends[i])}`);
+      },
+    },
+    cap,
+  );
+  let at = 0;
+  for (const cut of [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)) {
+    splitter.push(bytes.subarray(at, cut));
+    at = cut;
+  }
+  splitter.push(bytes.subarray(at));
+  splitter.end();
+  return { lines, count: splitter.lines, bytes: splitter.bytes, truncatedLines: splitter.truncatedLines, firstTruncatedLine: splitter.firstTruncatedLine };
+}
+
+describe("LineSplitter", () => {
+  it("frames the same lines and counts the same over-long lines however the bytes are split", () => {
+    fc.assert(
+      fc.property(nearCapInput, fc.integer({ min: 1, max: 10 }), fc.array(fc.nat(), { maxLength: 40 }), (bytes, cap, cuts) => {
+        const whole = split(bytes, cap, []);
+        expect(split(bytes, cap, cuts)).toEqual(whole);
+        expect(whole.count).toBe(countLines(bytes));
+        for (const l of whole.lines) expect(l.slice(l.indexOf(":") + 1).length).toBeLessThanOrEqual(cap);
+      }),
+      runs,
+    );
+  });
+});
