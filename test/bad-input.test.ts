@@ -3,9 +3,8 @@ import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { run, type CliIO } from "../src/cli/run.js";
+import { runCli } from "./helpers/cli.js";
 
 const bin = path.resolve("bin/cloudtriage.js");
 const repo = process.cwd();
@@ -55,18 +54,8 @@ function tree(files: Record<string, string | Buffer>): string {
   return root;
 }
 
-async function runIn(argv: string[], options: { stdin?: string | Buffer; cwd?: string } = {}) {
-  let stdout = "";
-  let stderr = "";
-  const out = new PassThrough();
-  out.on("data", (d) => (stdout += d));
-  const err = new PassThrough();
-  err.on("data", (d) => (stderr += d));
-  const stdin = Readable.from(options.stdin !== undefined ? [Buffer.from(options.stdin)] : []) as Readable & { isTTY?: boolean };
-  if (options.stdin === undefined) stdin.isTTY = true;
-  const io: CliIO = { stdout: out, stderr: err, stdin, env: {}, cwd: options.cwd ?? repo };
-  const code = await run(argv, io);
-  return { code, stdout, stderr };
+function runIn(argv: string[], options: { stdin?: string | Buffer; cwd?: string } = {}) {
+  return runCli(argv, { ...options, cwd: options.cwd ?? repo });
 }
 
 /** `scan … --format json`, parsed: what an operator's tooling reads, and the stderr they see. */

@@ -1,11 +1,8 @@
 // The command line as an operator meets it: exit codes, stdin, formats, colour, errors on stderr.
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { run, type CliIO } from "../src/cli/run.js";
+import { makeTree, runCli } from "./helpers/cli.js";
 
 const bin = path.resolve("bin/cloudtriage.js");
 
@@ -16,28 +13,8 @@ const conductor = [
   "",
 ].join("\n");
 
-function tree(files: Record<string, string>): string {
-  const root = mkdtempSync(path.join(tmpdir(), "ct-cli-"));
-  for (const [name, content] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
-    writeFileSync(path.join(root, name), content);
-  }
-  return root;
-}
-
-async function runIn(argv: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
-  let stdout = "";
-  let stderr = "";
-  const out = new PassThrough();
-  out.on("data", (d) => (stdout += d));
-  const err = new PassThrough();
-  err.on("data", (d) => (stderr += d));
-  const stdin = Readable.from(options.stdin !== undefined ? [Buffer.from(options.stdin)] : []) as Readable & { isTTY?: boolean };
-  if (options.stdin === undefined) stdin.isTTY = true;
-  const io: CliIO = { stdout: out, stderr: err, stdin, env: options.env ?? {}, cwd: options.cwd ?? process.cwd() };
-  const code = await run(argv, io);
-  return { code, stdout, stderr };
-}
+const tree = (files: Record<string, string>) => makeTree(files, "ct-cli-");
+const runIn = runCli;
 
 function spawnBin(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; closeAfterFirstLine?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

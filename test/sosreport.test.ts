@@ -3,9 +3,8 @@ import { execFileSync } from "node:child_process";
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { beforeAll, describe, expect, it } from "vitest";
-import { run, type CliIO } from "../src/cli/run.js";
+import { runCli } from "./helpers/cli.js";
 import type { Finding, ScanResult } from "../src/model.js";
 import { parseXml, sarifValidator, type XmlElement } from "./helpers/ci-formats.js";
 
@@ -23,18 +22,8 @@ function makeSosreport(host: string, dir: string): void {
   writeFileSync(path.join(dir, "sos_commands/date/date"), "Tue May 14 12:45:00 UTC 2024\n");
 }
 
-async function cli(argv: string[], cwd = root): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = new PassThrough();
-  out.on("data", (d) => (stdout += d));
-  const err = new PassThrough();
-  err.on("data", (d) => (stderr += d));
-  const stdin = Readable.from([]) as Readable & { isTTY?: boolean };
-  stdin.isTTY = true;
-  const io: CliIO = { stdout: out, stderr: err, stdin, env: {}, cwd };
-  const code = await run(argv, io);
-  return { code, stdout, stderr };
+function cli(argv: string[], cwd = root) {
+  return runCli(argv, { cwd });
 }
 
 const tarballs = ["sosreport-controller-0.tar.xz", "sosreport-compute-1.tar.gz"];

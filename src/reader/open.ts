@@ -1,6 +1,6 @@
 // Opens one input by its content, not its name: plain text, gzip, or a refusal with a reason.
 import { createReadStream, readFileSync, readSync, statSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import * as zlib from "node:zlib";
 
@@ -69,13 +69,17 @@ function megabytes(bytes: number): string {
  * Yields the decompressed bytes of a file. The yielded buffer may be reused for the next chunk,
  * so a consumer copies what it keeps. Throws InputError; bytes yielded before it were good.
  */
-export async function* readFileChunks(path: string, seen: { compression?: Compression } = {}): AsyncGenerator<Buffer> {
-  let handle;
+/** Opens a file for reading; a failure becomes an InputError with the operator's words for it. */
+export async function openInput(path: string): Promise<FileHandle> {
   try {
-    handle = await open(path, "r");
+    return await open(path, "r");
   } catch (error) {
     throw new InputError(describeError(error), { cause: error });
   }
+}
+
+export async function* readFileChunks(path: string, seen: { compression?: Compression } = {}): AsyncGenerator<Buffer> {
+  const handle = await openInput(path);
   let compression: Compression;
   try {
     const stat = await handle.stat();
@@ -329,12 +333,7 @@ let rangeBuffer: Buffer | null = null;
 
 /** Reads bytes [from, to) of a plain file in chunks (the resolve pass re-reads around checkpoints, one at a time). */
 export async function* readFileRange(path: string, from: number, to: number): AsyncGenerator<Buffer> {
-  let handle;
-  try {
-    handle = await open(path, "r");
-  } catch (error) {
-    throw new InputError(describeError(error), { cause: error });
-  }
+  const handle = await openInput(path);
   rangeBuffer ??= Buffer.allocUnsafe(chunkBytes);
   const buf = rangeBuffer;
   try {

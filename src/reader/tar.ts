@@ -1,10 +1,10 @@
 // Streams the members of a (possibly compressed) tarball, such as a sosreport, without unpacking it to disk.
 import { spawn, type ChildProcess } from "node:child_process";
-import { open, type FileHandle } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { InputError, compressionOf, describeError, type Compression } from "./open.js";
+import { InputError, compressionOf, describeError, openInput, type Compression } from "./open.js";
 
 export type TarMemberType = "file" | "directory" | "symlink" | "hardlink" | "other";
 
@@ -69,12 +69,7 @@ interface ChunkStream {
 }
 
 async function openDecompressed(path: string, noun: string, options: TarOptions): Promise<ChunkStream> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, "r");
-  } catch (error) {
-    throw new InputError(describeError(error), { cause: error });
-  }
+  const handle: FileHandle = await openInput(path);
   let compression: Compression;
   try {
     const head = Buffer.alloc(6);
