@@ -96,3 +96,15 @@ for (const name of cases) {
     });
   });
 }
+
+describe("fixtures/journal-compute on standard input", () => {
+  it("gives the same findings, at the same lines, with path -, when piped (journalctl | cloudtriage scan -)", async () => {
+    const { runCli } = await import("./helpers/cli.js");
+    const text = readFileSync(path.join(root, "journal-compute", "journal.txt"));
+    const { code, stdout } = await runCli(["scan", "-", "--format", "json"], { stdin: text });
+    const expected = parse(readFileSync(path.join(root, "journal-compute", "expected.yaml"), "utf8")) as Expected;
+    expect(code).toBe(expected.exitCode);
+    const piped = (JSON.parse(stdout) as ScanResult).findings.map((f) => `${f.ruleId} ${f.path}:${f.line}`).sort();
+    expect(piped).toEqual(expected.findings.map((f) => `${f.rule} -:${f.line}`).sort());
+  });
+});
