@@ -527,7 +527,8 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
     assigned.map(
       (indices) =>
         new Promise<WorkerResult>((resolve, reject) => {
-          const worker = new Worker(workerUrl, { workerData: { sources, indices: indices.sort((a, b) => a - b), ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes } });
+          // As the launcher does for the main thread: a small young generation, so garbage does not grow the heap.
+          const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, indices: indices.sort((a, b) => a - b), ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes } });
           worker.once("message", (result: WorkerResult) => {
             resolve(result);
             void worker.terminate();
