@@ -1,29 +1,34 @@
-// A compact cross-file index: for every record that carries an id, (id hash, source, line) in typed columns.
+// A compact cross-file index: for every record that carries an id, (id hash, line) in typed columns, by source.
 
 const blockEntries = 1 << 16;
 
 /**
- * 12 bytes per indexed record, in append-only blocks, so a 2 GiB input costs tens of MB and no
- * strings (perf.md §2.5). Hashes are the first 32 bits of the id; the resolve pass re-reads the
- * lines and checks the full id, so a collision costs a re-read, never a wrong link.
+ * 8 bytes per indexed id (a u32 hash and a u32 line) in append-only blocks, and one (entry, source)
+ * pair each time the source changes, since a file's entries arrive together; no strings (perf.md §2.5).
+ * Hashes are the first 32 bits of the id; the resolve pass re-reads the lines and checks the full id,
+ * so a collision costs a re-read, never a wrong link.
  */
 export class IdIndex {
   private hashes: Uint32Array[] = [];
-  private sources: Uint32Array[] = [];
   private lines: Uint32Array[] = [];
+  /** Pairs (first entry, source), ascending by entry. */
+  private runs: number[] = [];
+  private lastSource = -1;
   private used = blockEntries;
   size = 0;
 
   add(hash: number, source: number, line: number): void {
     if (this.used === blockEntries) {
       this.hashes.push(new Uint32Array(blockEntries));
-      this.sources.push(new Uint32Array(blockEntries));
       this.lines.push(new Uint32Array(blockEntries));
       this.used = 0;
     }
+    if (source !== this.lastSource) {
+      this.runs.push(this.size, source);
+      this.lastSource = source;
+    }
     const b = this.hashes.length - 1;
     (this.hashes[b] as Uint32Array)[this.used] = hash;
-    (this.sources[b] as Uint32Array)[this.used] = source;
     (this.lines[b] as Uint32Array)[this.used] = line;
     this.used++;
     this.size++;
@@ -36,7 +41,9 @@ export class IdIndex {
       blocks.forEach((b, i) => out.set(i === blocks.length - 1 ? b.subarray(0, this.used) : b, i * blockEntries));
       return out;
     };
-    return { hashes: take(this.hashes), sources: take(this.sources), lines: take(this.lines) };
+    const sources = new Uint32Array(this.size);
+    this.each((_, source, __, i) => (sources[i] = source));
+    return { hashes: take(this.hashes), sources, lines: take(this.lines) };
   }
 
   merge(columns: { hashes: Uint32Array; sources: Uint32Array; lines: Uint32Array }): void {
@@ -44,43 +51,50 @@ export class IdIndex {
   }
 
   get bytes(): number {
-    return this.hashes.length * blockEntries * 12;
+    return this.hashes.length * blockEntries * 8 + this.runs.length * 8;
   }
 
-  /** Every (source, line) whose hash is wanted, grouped by source, lines ascending. */
-  lookup(wanted: Set<number>): Map<number, Set<number>> {
-    const out = new Map<number, Set<number>>();
-    for (let b = 0; b < this.hashes.length; b++) {
+  /** Visits every entry in order with its source. */
+  private each(visit: (hash: number, source: number, line: number, entry: number) => void): void {
+    let run = 0;
+    let source = this.runs[1] ?? 0;
+    let nextRunAt = this.runs[2] ?? Infinity;
+    for (let b = 0, entry = 0; b < this.hashes.length; b++) {
       const hashes = this.hashes[b] as Uint32Array;
-      const sources = this.sources[b] as Uint32Array;
       const lines = this.lines[b] as Uint32Array;
       const n = b === this.hashes.length - 1 ? this.used : blockEntries;
-      for (let i = 0; i < n; i++) {
-        if (!wanted.has(hashes[i] as number)) continue;
-        const source = sources[i] as number;
-        let set = out.get(source);
-        if (!set) out.set(source, (set = new Set()));
-        set.add(lines[i] as number);
+      for (let i = 0; i < n; i++, entry++) {
+        while (entry >= nextRunAt) {
+          run++;
+          source = this.runs[run * 2 + 1] as number;
+          nextRunAt = this.runs[run * 2 + 2] ?? Infinity;
+        }
+        visit(hashes[i] as number, source, lines[i] as number, entry);
       }
     }
+  }
+
+  /** Every (source, line) whose hash is wanted, grouped by source. */
+  lookup(wanted: Set<number>): Map<number, Set<number>> {
+    const out = new Map<number, Set<number>>();
+    this.each((hash, source, line) => {
+      if (!wanted.has(hash)) return;
+      let set = out.get(source);
+      if (!set) out.set(source, (set = new Set()));
+      set.add(line);
+    });
     return out;
   }
 
   /** For each wanted hash, the sources that hold it (request-lost asks which components saw a request). */
   sourcesByHash(wanted: Set<number>): Map<number, Set<number>> {
     const out = new Map<number, Set<number>>();
-    for (let b = 0; b < this.hashes.length; b++) {
-      const hashes = this.hashes[b] as Uint32Array;
-      const sources = this.sources[b] as Uint32Array;
-      const n = b === this.hashes.length - 1 ? this.used : blockEntries;
-      for (let i = 0; i < n; i++) {
-        const h = hashes[i] as number;
-        if (!wanted.has(h)) continue;
-        let set = out.get(h);
-        if (!set) out.set(h, (set = new Set()));
-        set.add(sources[i] as number);
-      }
-    }
+    this.each((hash, source) => {
+      if (!wanted.has(hash)) return;
+      let set = out.get(hash);
+      if (!set) out.set(hash, (set = new Set()));
+      set.add(source);
+    });
     return out;
   }
 }
