@@ -20,7 +20,7 @@ import { RecordAssembler, hashOfId, type PendingRecord } from "./parser/assemble
 import { componentFromPath, findDomainNames, journalRangeEnd } from "./parser/fields.js";
 import { parseHead, type FormatName } from "./parser/formats.js";
 import { buildRecord, type SourceContext } from "./parser/record.js";
-import { collectInputs, isConfigPath, isLogPath, rotationKey, type Source } from "./reader/inputs.js";
+import { collectInputs, isConfigPath, isLogPath, rotationKey, zstackBundleHost, type Source } from "./reader/inputs.js";
 import { LineSplitter } from "./reader/lines.js";
 import { InputError, readConfigText, readFileChunks, readStreamChunks, type Compression } from "./reader/open.js";
 import { redactResult } from "./redact/redact.js";
@@ -424,7 +424,9 @@ async function scanArchive(state: ScanState, archive: Source, archiveIndex: numb
       }
       if (!isLogPath(rel)) continue;
       const name = aliases.get(member.name) ?? member.name;
-      const source: Source = { kind: "file", absPath: archive.absPath, displayPath: display(name), host: null, captureTime: null, mtimeMs: member.mtimeMs };
+      // A zstack-ctl collect_log bundle names the node in a folder: collect-log-…/host-10.0.0.11/kvmagent-logs/…
+      const bundleHost = rel.split("/").map(zstackBundleHost).find((h) => h !== null) ?? null;
+      const source: Source = { kind: "file", absPath: archive.absPath, displayPath: display(name), host: bundleHost, captureTime: null, mtimeMs: member.mtimeMs };
       const index = state.sources.length;
       state.sources.push({ ...sourceInfo(source), archive: { path: archive.absPath, member: member.name, root } });
       scanned.set(member.name, index);

@@ -95,6 +95,25 @@ describe("scanning sosreport tarballs", () => {
   });
 });
 
+describe("ZStack log bundles", () => {
+  it("reads a zstack-ctl collect_log tarball and names each node from its <type>-<ip> folder", async () => {
+    // collect_log lays a bundle out as collect-log-<version>-<date>/<type>-<ip>/<name>-logs/<file>.
+    const fixtureRoot = path.resolve("fixtures/zstack-management-node");
+    const bundle = path.join(root, "zstack", "collect-log-4.7.21-2024-05-21_10-50");
+    mkdirSync(path.join(bundle, "mn-172.20.12.10/mn-logs"), { recursive: true });
+    mkdirSync(path.join(bundle, "host-172.20.12.12/kvmagent-logs"), { recursive: true });
+    cpSync(path.join(fixtureRoot, "zstack-mn-1/usr/local/zstack/apache-tomcat/logs/management-server.log"), path.join(bundle, "mn-172.20.12.10/mn-logs/management-server.log"));
+    cpSync(path.join(fixtureRoot, "kvm-host-3/var/log/zstack/zstack-kvmagent.log"), path.join(bundle, "host-172.20.12.12/kvmagent-logs/zstack-kvmagent.log"));
+    execFileSync("tar", ["-czf", path.join(root, "collect-log.tar.gz"), "-C", path.dirname(bundle), path.basename(bundle)]);
+    const bundled = JSON.parse((await cli(["scan", "collect-log.tar.gz", "--format", "json"])).stdout) as ScanResult;
+    const plain = JSON.parse((await cli(["scan", fixtureRoot, "--format", "json"])).stdout) as ScanResult;
+    const rules = (r: ScanResult, host: string) => r.findings.filter((f) => f.host === host).map((f) => `${f.ruleId}:${f.line}`).sort();
+    expect(rules(bundled, "mn-172.20.12.10")).toEqual(rules(plain, "zstack-mn-1"));
+    expect(rules(bundled, "host-172.20.12.12")).toEqual(rules(plain, "kvm-host-3"));
+    expect(bundled.findings.some((f) => f.ruleId === "zstack-no-vmx-svm")).toBe(true);
+  });
+});
+
 describe("CI formats over the sosreports", () => {
   it("writes SARIF 2.1.0 that validates against the schema, with JUnit beside it from the same scan", async () => {
     const { code } = await cli(["scan", ...tarballs, "--format", "markdown", "--output", "sarif=out.sarif", "--output", "junit=out.xml"]);

@@ -36,6 +36,8 @@ export function isLogPath(relative: string): boolean {
   if (/\.(ya?ml|csv|md|py|pyc|sh|rst|html?|xml|conf|ini|cfg|pem|crt|key|tar|tgz|zip|rpm|deb|journal|sqlite|db)$/i.test(base)) return false;
   if (/^(wtmp|btmp|lastlog|faillog)(\.|$)/.test(base)) return false;
   if (/(^|\/)(var\/log|logs?|sos_strings|podlogs)\//.test(p)) return true;
+  // zstack-ctl collect_log: <type>-<ip>/<name>-logs/<file>, e.g. mn-10.0.0.5/mn-logs/management-server.log
+  if (/(^|\/)[\w-]+-logs\//.test(p)) return true;
   // sos's kubernetes plugin: sos_commands/kubernetes/…/podlogs/<pod>/k8s_kubectl_--namespace_openstack_logs_<pod>_-c_<container>
   if (/^k8s_kubectl_.*_logs_/.test(base)) return true;
   if (/\.log(\.\d+)?(\.(gz|xz|bz2))?$/.test(base) || /\.log-\d{8}(\d{2})?(\.(gz|xz|bz2))?$/.test(base)) return true;
@@ -107,8 +109,15 @@ function firstLine(file: string): string | null {
   }
 }
 
+/** zstack-ctl collect_log names each node's folder <type>-<management ip>: mn-10.0.0.5, host-10.0.0.11. */
+export function zstackBundleHost(name: string): string | null {
+  return /^(?:mn|host|[a-z]+(?:storage|ps|bs|vrouter|gateway|server))-\d{1,3}(?:\.\d{1,3}){3}$/.test(name) ? name : null;
+}
+
 /** A directory is a host root when it holds a hostname file (sosreport, or `<host>/etc/hostname`). */
 function readHostRoot(dir: string): { host: string | null; captureTime: number | null } | null {
+  const bundleHost = zstackBundleHost(path.basename(dir));
+  if (bundleHost) return { host: bundleHost, captureTime: null };
   const candidates = ["sos_commands/host/hostname", "sos_commands/general/hostname", "hostname", "etc/hostname"];
   for (const candidate of candidates) {
     const file = path.join(dir, candidate);
