@@ -1,5 +1,6 @@
 // Groups ERROR, CRITICAL and traceback records no rule matched into templates, so unknown failures still show.
 import type { Language, LogRecord } from "../model.js";
+import { redactText } from "../redact/redact.js";
 import type { CollectedFinding } from "./findings.js";
 
 interface Template {
@@ -15,7 +16,8 @@ const maxTemplates = 10_000;
 
 /** Masks what varies between occurrences: ids, UUIDs, addresses, paths, numbers. */
 export function templateOf(message: string): string {
-  const first = message.split("\n", 1)[0] ?? "";
+  // Secrets go before numbers are masked: a half-masked password ("dbPw<n>xyz") would still leak.
+  const first = redactText(message.split("\n", 1)[0] ?? "");
   return first
     .slice(0, 400)
     .replace(/\breq-[0-9a-f-]{36}\b/g, "<req>")
