@@ -261,7 +261,8 @@ function timedRun(command, args, stdoutFile, timeFile) {
 }
 
 function defineVariants(data, patterns, hasJobs, outDir) {
-  const scan = (dir, extra) => ({ command: process.execPath, args: [cli, "scan", dir, "--format", "json", "-q", "--fail-on", "never", ...extra] });
+  // The launcher runs as an operator runs it (its shebang passes node's flags), not as `node bin/…`.
+  const scan = (dir, extra) => ({ command: cli, args: ["scan", dir, "--format", "json", "-q", "--fail-on", "never", ...extra] });
   const jobs = (n) => (hasJobs ? ["--jobs", String(n)] : []);
   // --no-ignore: bench-out/ is in .gitignore, and rg would otherwise skip the generated tree.
   const rg = (dir, extra) => ({ command: "rg", args: ["--no-ignore", ...extra, "-c", "-f", patterns.file, dir] });
@@ -325,7 +326,7 @@ async function measureStartup(smallFile, n) {
   const times = [];
   for (let i = 0; i < n; i++) {
     const started = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, [cli, "scan", smallFile, "--format", "json", "-q", "--fail-on", "never"], { cwd: root, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+    const r = spawnSync(cli, ["scan", smallFile, "--format", "json", "-q", "--fail-on", "never"], { cwd: root, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
     times.push(Number(process.hrtime.bigint() - started) / 1e9);
     if (r.status !== 0) return { median: null, n, error: `exit ${r.status}: ${(r.stderr ?? "").trim().split("\n").slice(0, 2).join(" | ")}` };
   }
@@ -344,7 +345,7 @@ async function measureStartup(smallFile, n) {
  */
 function liveOnce(background, sample) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, "scan", "-", "--format", "ndjson", "-q", "--fail-on", "never"], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cli, ["scan", "-", "--format", "ndjson", "-q", "--fail-on", "never"], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
     const reqId = `req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a${String(3000 + sample).padStart(4, "0")}`;
     const failure = `2024-03-12 10:15:40.121 2744 WARNING nova.scheduler.utils [None req-${reqId.slice(4)} 6f2b0c9e8d7a4b1c9e5f3a2d1c0b9a8e 3c4d5e6f7a8b4c9d8e7f6a5b4c3d2e1f - - default default] [instance: 4f75fd35-c53c-4feb-90bf-391996de${String(1000 + sample)}] Failed to compute_task_build_instances: No valid host was found. There are not enough hosts available.\n`;
     let i = 0;
