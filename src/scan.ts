@@ -612,14 +612,15 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
       c.finding.id = `F${i + 1}`;
       return c.finding;
     });
-    const finalIncidents = incidents.map((incident) => ({ ...incident, findings: incident.members.map((m) => m.finding.id), rootCause: incident.root.finding.id, members: undefined, root: undefined }));
+    const finalIncidents = incidents.map(({ id, requestIds, instanceIds, summary, members, root }) => ({ id, requestIds, instanceIds, findings: members.map((m) => m.finding.id), rootCause: root.finding.id, summary }));
     const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
     for (const f of findings) bySeverity[f.severity]++;
     const result: ScanResult = {
       schemaVersion: 1,
       language: options.language,
       summary: {
-        files: collected.sources.length + collected.configFiles.length,
+        // Logs read (a tarball counts by its members, not itself) and configuration files checked.
+        files: state.sources.length - collected.sources.filter((s) => s.kind === "archive").length + configFiles.length,
         lines: state.lines,
         bytes: state.bytes,
         findings: findings.length,
@@ -630,7 +631,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
         suppressed: 0,
       },
       findings,
-      incidents: finalIncidents.map(({ id, requestIds, instanceIds, findings: ids, rootCause, summary }) => ({ id, requestIds, instanceIds, findings: ids, rootCause, summary })),
+      incidents: finalIncidents,
     };
     return options.redact === false ? result : redactResult(result);
   } finally {
