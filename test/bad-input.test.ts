@@ -1,6 +1,6 @@
 // Bad input as an operator meets it: each broken file, link, pipe, stream or rule pack gets one stderr line, and the scan goes on.
-import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -66,8 +66,26 @@ async function scanJson(paths: string[], options: { stdin?: string | Buffer; cwd
 
 const where = (report: Report) => report.findings.map((f) => [f.ruleId, f.path, f.line]);
 
+/**
+ * The command as an unprivileged user runs it. When that user cannot reach this checkout (CI may clone
+ * under /root), a world-readable copy of what the scan needs is made once: the build, the rules, and the
+ * runtime dependencies.
+ */
+let nobodyBin: string | null = null;
+function binFor(uid: number | undefined): string {
+  if (uid === undefined) return bin;
+  if (nobodyBin) return nobodyBin;
+  const reachable = spawnSync(process.execPath, ["-e", `require("fs").accessSync(${JSON.stringify(bin)})`], { uid, gid: uid }).status === 0;
+  if (reachable) return (nobodyBin = bin);
+  const copy = mkdtempSync(path.join(tmpdir(), "ct-nobody-"));
+  for (const part of ["bin", "dist", "rules", "package.json"]) cpSync(path.join(repo, part), path.join(copy, part), { recursive: true, preserveTimestamps: true });
+  for (const dep of ["commander", "chalk", "yaml", "zod", "safe-regex2", "ret"]) cpSync(path.join(repo, "node_modules", dep), path.join(copy, "node_modules", dep), { recursive: true });
+  execFileSync("chmod", ["-R", "a+rX", copy]);
+  return (nobodyBin = path.join(copy, "bin", "cloudtriage.js"));
+}
+
 function spawnBin(args: string[], options: { cwd?: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}) {
-  return spawn(process.execPath, [bin, ...args], {
+  return spawn(process.execPath, [binFor(options.uid), ...args], {
     cwd: options.cwd ?? repo,
     env: { PATH: process.env.PATH, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],
