@@ -141,6 +141,27 @@ describe("selecting inputs and rules", () => {
   });
 });
 
+describe("exit codes a pipeline acts on", () => {
+  it("leaves a clean run clean when an input is skipped, unless --strict", async () => {
+    const root = tree({ "var/log/nova/nova-api.log": "2024-03-12 10:00:00.000 1 INFO nova.api [-] ok\n", "var/log/nova/core.log": "\u0000\u0001binary" });
+    const relaxed = await runIn(["scan", root]);
+    expect(relaxed.code).toBe(0);
+    expect(relaxed.stderr).toMatch(/core\.log: binary file/);
+    expect((await runIn(["scan", root, "--strict"])).code).toBe(2);
+  });
+
+  it("keeps only the window --since and --until give, in absolute times", async () => {
+    const two = conductor + conductor.replace("req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27", "req-7d3e604e-126d-4fc4-a14f-a2770f843a66").replaceAll("2024-03-12", "2024-03-14");
+    const lines = async (...flags: string[]) => (JSON.parse((await runIn(["scan", "-", "--format", "json", ...flags], { stdin: two })).stdout).findings as { line: number }[]).map((f) => f.line);
+    expect(await lines()).toEqual([2, 5]);
+    expect(await lines("--since", "2024-03-13T00:00")).toEqual([5]);
+    expect(await lines("--until", "2024-03-13")).toEqual([2]);
+    const bad = await runIn(["scan", "-", "--since", "yesterday-ish"], { stdin: two });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--since takes an ISO time/);
+  });
+});
+
 describe("cloudtriage rules", () => {
   it("lists every rule with its severity, as text and JSON", async () => {
     const text = await runIn(["rules", "list"]);
