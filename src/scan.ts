@@ -73,8 +73,8 @@ export function removeSpools(): void {
   for (const file of spools) rmSync(file, { force: true });
   spools.clear();
 }
-/** One re-read checkpoint per this many bytes: 8 bytes of memory per 256 KiB of log. */
-const checkpointBytes = 256 << 10;
+/** One re-read checkpoint per this many bytes: 8 bytes of memory per 32 KiB of log (0.25 MB per GiB). */
+const checkpointBytes = 32 << 10;
 
 /** Raised when there is nothing to scan at all: every input was missing or unreadable. */
 export class NoInputError extends Error {}

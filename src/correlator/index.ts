@@ -74,15 +74,34 @@ export class IdIndex {
     }
   }
 
-  /** Every (source, line) whose hash is wanted, grouped by source. */
-  lookup(wanted: Set<number>): Map<number, Set<number>> {
-    const out = new Map<number, Set<number>>();
+  /**
+   * Every (source, line) whose hash is wanted, grouped by source, keeping for each id in each file its
+   * first and last `perIdPerSource` lines: a busy instance appears in thousands of periodic lines, and its
+   * start and end are what the related lines need.
+   */
+  lookup(wanted: Set<number>, perIdPerSource = 20): Map<number, Set<number>> {
+    const firsts = new Map<string, number[]>();
+    const lasts = new Map<string, number[]>();
     this.each((hash, source, line) => {
       if (!wanted.has(hash)) return;
+      const key = `${source}:${hash}`;
+      const first = firsts.get(key);
+      if (!first) firsts.set(key, [line]);
+      else if (first.length < perIdPerSource) first.push(line);
+      else {
+        const last = lasts.get(key) ?? [];
+        last.push(line);
+        if (last.length > perIdPerSource) last.shift();
+        lasts.set(key, last);
+      }
+    });
+    const out = new Map<number, Set<number>>();
+    for (const [key, lines] of firsts) {
+      const source = Number(key.slice(0, key.indexOf(":")));
       let set = out.get(source);
       if (!set) out.set(source, (set = new Set()));
-      set.add(line);
-    });
+      for (const line of [...lines, ...(lasts.get(key) ?? [])]) set.add(line);
+    }
     return out;
   }
 

@@ -1,6 +1,6 @@
 // The resolve pass: reads again only the files and lines the index points at, and decodes those records.
 import type { LogRecord } from "../model.js";
-import { RecordAssembler, type PendingRecord } from "../parser/assemble.js";
+import { PendingRecord, RecordAssembler } from "../parser/assemble.js";
 import { findDomainNames } from "../parser/fields.js";
 import { buildRecord, type SourceContext } from "../parser/record.js";
 import { LineSplitter } from "../reader/lines.js";
@@ -50,8 +50,8 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
   return out;
 }
 
-/** Past the next checkpoint, this much more is read so a wanted record's continuation lines are whole. */
-const recordTailBytes = 64 << 10;
+/** Past the next checkpoint, this much more is read: a related line needs only its first line, not its traceback. */
+const recordTailBytes = 4 << 10;
 
 /**
  * A plain file is read only between the checkpoints around the wanted lines (ranges next to each other
@@ -106,10 +106,23 @@ async function readSourceRecords(info: SourceInfo, sourceIndex: number, lines: S
   };
   const assembler: RecordAssembler = new RecordAssembler(info.displayPath, onPending, () => false);
   assembler.format = info.format;
+  // A related line shows only a record's first line, so outside QEMU logs (whose -uuid line names the
+  // instance for the rest of the file) the wanted lines are decoded alone, with no record assembly.
+  const firstLineOnly = info.format !== "qemu";
+  const single = new PendingRecord();
   const splitter = new LineSplitter(
     {
       lines(buf, starts, ends, count, firstLine) {
-        assembler.lines(buf, starts, ends, count, firstLine, noHits, noHits, 0);
+        if (!firstLineOnly) {
+          assembler.lines(buf, starts, ends, count, firstLine, noHits, noHits, 0);
+          return;
+        }
+        for (let i = 0; i < count; i++) {
+          if (!lines.has(firstLine + i)) continue;
+          single.reset(firstLine + i, false);
+          single.add(buf, starts, ends, i, firstLine + i);
+          onPending(single);
+        }
       },
     },
     undefined,
