@@ -118,3 +118,15 @@ describe("line framing", () => {
     expect(truncated).toBe(1);
   });
 });
+
+describe("what a directory walk reads", () => {
+  it("leaves out the binary logs /var/log holds, and reads the text ones", async () => {
+    const { isLogPath } = await import("../src/reader/inputs.js");
+    for (const binary of ["var/log/wtmp", "var/log/btmp.1", "var/log/lastlog", "var/log/journal/0f3c/system.journal", "var/log/journal/0f3c/system@0005d1c9f5c1b0a3-5a9c2b8e0c9d3f1e.journal~", "var/log/sa/sa12"]) {
+      expect(isLogPath(binary), binary).toBe(false);
+    }
+    for (const text of ["var/log/messages-20240310", "var/log/nova/nova-compute.log.2.gz", "var/log/sa/sar12", "sos_commands/logs/journalctl_--no-pager", "mn-10.0.0.5/mn-logs/management-server.log"]) {
+      expect(isLogPath(text), text).toBe(true);
+    }
+  });
+});

@@ -34,7 +34,8 @@ export function isLogPath(relative: string): boolean {
   const p = relative.split(path.sep).join("/");
   const base = path.posix.basename(p);
   if (/\.(ya?ml|csv|md|py|pyc|sh|rst|html?|xml|conf|ini|cfg|pem|crt|key|tar|tgz|zip|rpm|deb|journal|sqlite|db)$/i.test(base)) return false;
-  if (/^(wtmp|btmp|lastlog|faillog)(\.|$)/.test(base)) return false;
+  // Binary logs that live under /var/log: login records, journald files (also their "~" copies), sysstat.
+  if (/^(wtmp|btmp|utmp|lastlog|faillog|tallylog)(\.|$)/.test(base) || /\.journal~?$/.test(base) || /(^|\/)sa\/sa\d+$/.test(p)) return false;
   if (/(^|\/)(var\/log|logs?|sos_strings|podlogs)\//.test(p)) return true;
   // zstack-ctl collect_log: <type>-<ip>/<name>-logs/<file>, e.g. mn-10.0.0.5/mn-logs/management-server.log
   if (/(^|\/)[\w-]+-logs\//.test(p)) return true;
