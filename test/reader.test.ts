@@ -130,3 +130,15 @@ describe("what a directory walk reads", () => {
     }
   });
 });
+
+describe("single compressed logs", () => {
+  it("reads an xz, bzip2 or zstd rotated log through the system tool", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const root = tree({ "nova-compute.log.1": "line one\nline two\n" });
+    const plain = path.join(root, "nova-compute.log.1");
+    execFileSync("xz", ["-k", plain]);
+    execFileSync("bzip2", ["-k", plain]);
+    execFileSync("zstd", ["-q", plain, "-o", `${plain}.zst`]);
+    for (const suffix of [".xz", ".bz2", ".zst"]) expect(await readAll(plain + suffix), suffix).toEqual({ text: "line one\nline two\n", error: null });
+  });
+});

@@ -41,7 +41,7 @@ export function isLogPath(relative: string): boolean {
   if (/(^|\/)[\w-]+-logs\//.test(p)) return true;
   // sos's kubernetes plugin: sos_commands/kubernetes/…/podlogs/<pod>/k8s_kubectl_--namespace_openstack_logs_<pod>_-c_<container>
   if (/^k8s_kubectl_.*_logs_/.test(base)) return true;
-  if (/\.log(\.\d+)?(\.(gz|xz|bz2))?$/.test(base) || /\.log-\d{8}(\d{2})?(\.(gz|xz|bz2))?$/.test(base)) return true;
+  if (/\.log(\.\d+)?(\.(gz|xz|bz2|zst))?$/.test(base) || /\.log-\d{8}(\d{2})?(\.(gz|xz|bz2|zst))?$/.test(base)) return true;
   if (/^(messages|syslog|kern\.log|journalctl_)/.test(base)) return true;
   if (/(^|[._-])journal/.test(base)) return true;
   return false;
@@ -60,7 +60,7 @@ export function isConfigPath(relative: string): boolean {
 
 /** `x.log.3.gz` → {base: "x.log", age: 3}; the live file has age 0, so older files sort first. */
 export function rotationKey(file: string): { base: string; age: number } {
-  let name = file.replace(/\.(gz|xz|bz2)$/, "");
+  let name = file.replace(/\.(gz|xz|bz2|zst)$/, "");
   const numbered = /^(.*)\.(\d+)$/.exec(name);
   if (numbered?.[1] && numbered[2]) return { base: numbered[1], age: Number(numbered[2]) };
   const dated = /^(.*)-(\d{8})(\d{2})?$/.exec(name);

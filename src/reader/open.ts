@@ -109,7 +109,9 @@ export async function* readFileChunks(path: string, seen: { compression?: Compre
     yield* gunzipChunks(createReadStream(path));
     return;
   }
-  throw new InputError(`${compression} compressed; install the ${compression} tool or unpack it first`);
+  // xz, bzip2, zstd: the system tool inflates; a missing tool is named with how to install it.
+  const { toolDecompressedChunks } = await import("./tar.js");
+  yield* toolDecompressedChunks(path);
 }
 
 /**

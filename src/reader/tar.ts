@@ -104,6 +104,24 @@ async function openDecompressed(path: string, noun: string, options: TarOptions)
   }
 }
 
+/** A single xz, bzip2 or zstd compressed file (a rotated log), inflated by the system tool as it is read. */
+export async function* toolDecompressedChunks(path: string, options: TarOptions = {}): AsyncGenerator<Buffer> {
+  const stream = await openDecompressed(path, "file", options);
+  let produced = 0;
+  try {
+    for (let chunk = await stream.next(); chunk !== null; chunk = await stream.next()) {
+      if (produced === 0 && chunk.subarray(0, 8192).includes(0)) throw new InputError("binary file (NUL byte in its first 8 KiB after decompression); skipped");
+      produced += chunk.length;
+      yield chunk;
+    }
+  } catch (error) {
+    if (!(error instanceof ArchiveFault)) throw error;
+    throw new InputError(produced > 0 ? `${error.message} after ${megabytes(produced)}; earlier lines were scanned` : error.message, { cause: error });
+  } finally {
+    stream.close();
+  }
+}
+
 function spawnTool(command: string, stdinFd: number, env: NodeJS.ProcessEnv | undefined): Promise<ChunkStream> {
   // Reading the file through stdin spares us quoting a path that may start with "-".
   const child = spawn(command, ["-dc"], { stdio: [stdinFd, "pipe", "pipe"], env });
