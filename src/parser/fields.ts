@@ -144,7 +144,7 @@ export function stripAnsi(text: string): string {
 export function componentFromPath(path: string): string | null {
   const p = path.split("\\").join("/");
   if (/(^|\/)libvirt\/qemu\/[^/]+$/.test(p) || /(^|\/)containers\/qemu\/[^/]+$/.test(p)) return "qemu";
-  let base = (p.split("/").pop() ?? "").replace(/\.(gz|xz|bz2)$/, "").replace(/(\.\d+|-\d{8,10})$/, "");
+  let base = (p.split("/").pop() ?? "").replace(/\.(gz|xz|bz2|zst)$/, "").replace(/(\.\d+|-\d{8,10})$/, "");
   // sosreport's tail of a big log: sos_strings/nova/var.log.nova.nova-compute.log.tailed
   if (base.endsWith(".tailed")) {
     const parts = base.replace(/\.tailed$/, "").split(".");
