@@ -162,6 +162,23 @@ describe("exit codes a pipeline acts on", () => {
   });
 });
 
+describe("severity that depends on what a finding explains", () => {
+  const downLine = "2024-03-12 10:15:39.950 3011 WARNING nova.scheduler.filters.compute_filter [None req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27 - - default default] (compute-2, compute-2.example.com) ram: 31488MB disk: 412672MB io_ops: 0 instances: 3, allocation_candidates: 1 has not been heard from in a while\n";
+
+  it("reports a compute service record that is down, alone, as a warning (a stale record fails no pipeline)", async () => {
+    const { code, stdout } = await runIn(["scan", "-", "--format", "json"], { stdin: downLine });
+    expect(JSON.parse(stdout).findings.map((f: { ruleId: string; severity: string }) => [f.ruleId, f.severity])).toEqual([["nova-compute-service-down", "warning"]]);
+    expect(code).toBe(0);
+  });
+
+  it("keeps it an error when it explains the NoValidHost of the same request", async () => {
+    const { code, stdout } = await runIn(["scan", "-", "--format", "json"], { stdin: downLine + conductor });
+    const findings = JSON.parse(stdout).findings as { ruleId: string; severity: string }[];
+    expect(findings.find((f) => f.ruleId === "nova-compute-service-down")?.severity).toBe("error");
+    expect(code).toBe(1);
+  });
+});
+
 describe("cloudtriage rules", () => {
   it("lists every rule with its severity, as text and JSON", async () => {
     const text = await runIn(["rules", "list"]);

@@ -277,6 +277,23 @@ function groupIncidents(input: CorrelationInput): CollectedFinding[][] {
   return [...groups.values()].filter((g) => g.length >= 2);
 }
 
+/**
+ * A condition that matters only for what it causes (a compute service record ComputeFilter calls down)
+ * takes its rule's `severityAlone` when its incident holds nothing it explains: a stale record of a
+ * renamed host is worth a look, not a failed pipeline.
+ */
+function settleStandaloneSeverity(input: CorrelationInput, groups: CollectedFinding[][]): void {
+  const groupOf = new Map<CollectedFinding, CollectedFinding[]>();
+  for (const g of groups) for (const m of g) groupOf.set(m, g);
+  for (const c of input.findings) {
+    const alone = c.meta.rule?.severityAlone;
+    if (!alone) continue;
+    const explained = explainsOf(c);
+    const members = groupOf.get(c) ?? [];
+    if (!members.some((m) => m !== c && explained.includes(m.finding.ruleId))) c.finding.severity = alone;
+  }
+}
+
 /** A QEMU failure read in QEMU's own log, a libvirt one in libvirtd's: closer to the cause than nova's or the journal's copy. */
 function isAtOrigin(c: CollectedFinding): boolean {
   const component = c.finding.component ?? "";
@@ -320,6 +337,7 @@ export async function correlate(input: CorrelationInput): Promise<CorrelatedInci
   attachInstanceIds(input);
   for (const derived of derivedFindings(input)) input.findings.push(derived);
   const groups = groupIncidents(input);
+  settleStandaloneSeverity(input, groups);
   await attachRelated(input, groups);
   const incidents = groups.map((members, i): CorrelatedIncident => {
     const root = chooseRootCause(members);

@@ -24,6 +24,7 @@ function internalRule(id: string, hints: string[], pattern: string): LogRule {
     file: "(built in)",
     title: { en: id, "zh-CN": id },
     severity: "info",
+    severityAlone: null,
     layer: "service",
     explains: [],
     remediation: { en: "", "zh-CN": "" },

@@ -30,6 +30,8 @@ interface RuleBase {
   file: string;
   title: Localized;
   severity: Severity;
+  /** The severity when the finding explains nothing that happened (no failure it names in its incident). */
+  severityAlone: Severity | null;
   layer: Layer;
   explains: string[];
   remediation: Localized;

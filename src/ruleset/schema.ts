@@ -39,6 +39,7 @@ export function buildSchemas(z: typeof Z) {
     severity: z.enum(["critical", "error", "warning", "info"]),
     layer: z.enum(LAYERS).optional(),
     explains: z.array(text).optional(),
+    severityAlone: z.enum(["critical", "error", "warning", "info"]).optional(),
     remediation: localized,
     references: z.array(z.url()).min(1),
   };
