@@ -479,7 +479,7 @@ function dropOlderThanCapture(state: ScanState, durationMs: number): void {
 
 /** What a worker sends back: everything the main thread needs to correlate as if it had read the files. */
 export interface WorkerResult {
-  findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; keys: string[]; scope: string[]; level: string | null }[];
+  findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; scope: string[]; level: string | null }[];
   unmatched: UnmatchedTemplate[];
   observations: { apiRequests: Observations["apiRequests"]; domains: Map<string, string>; domainMentions: Observations["domainMentions"]; errorIdHashes: Set<number> };
   index: { hashes: Uint32Array; sources: Uint32Array; lines: Uint32Array };
@@ -501,7 +501,7 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], assi
   }
   const o = state.observations;
   return {
-    findings: state.collector.findings.map((c) => ({ finding: c.finding, ruleId: c.finding.ruleId, time: c.meta.time, sourceIndex: c.meta.sourceIndex, keys: c.meta.keys, scope: c.meta.scope ?? [], level: c.meta.level ?? null })),
+    findings: state.collector.findings.map((c) => ({ finding: c.finding, ruleId: c.finding.ruleId, time: c.meta.time, sourceIndex: c.meta.sourceIndex, scope: c.meta.scope ?? [], level: c.meta.level ?? null })),
     unmatched: state.unmatched.export(),
     observations: { apiRequests: o.apiRequests, domains: o.domains, domainMentions: o.domainMentions, errorIdHashes: o.errorIdHashes },
     index: state.index.export(),
@@ -546,7 +546,7 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
   const merged = results.flatMap((r) => r.findings).sort((a, b) => a.sourceIndex - b.sourceIndex || a.finding.line - b.finding.line);
   for (const f of merged) {
     const rule = rulesById.get(f.ruleId) ?? null;
-    const collected = state.collector.add(f.finding, { rule, time: f.time, sourceIndex: f.sourceIndex, keys: f.keys, scope: f.scope, level: f.level, explains: [], layer: rule?.layer ?? "service" });
+    const collected = state.collector.add(f.finding, { rule, time: f.time, sourceIndex: f.sourceIndex, scope: f.scope, level: f.level, explains: [], layer: rule?.layer ?? "service" });
     collected.finding.count = f.finding.count;
     state.options.onFinding?.(collected.finding);
   }

@@ -71,7 +71,7 @@ const explainWindowMs = 10 * 60_000;
 const relatedPerFile = 3;
 
 function keysOf(c: CollectedFinding): string[] {
-  return [...c.finding.requestIds, ...c.finding.instanceIds, ...c.meta.keys];
+  return [...c.finding.requestIds, ...c.finding.instanceIds];
 }
 
 /** libvirt and QEMU lines rarely carry nova's ids: take them from the domain name, or from nova's line for the same failure. */

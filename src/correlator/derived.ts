@@ -65,7 +65,7 @@ function make(input: CorrelationInput, ruleId: string, finding: Omit<CollectedFi
   const t = texts[ruleId] as Text;
   return {
     finding: { id: "", ruleId, title: t.title[input.language], severity: t.severity, count: 1, remediation: t.remediation[input.language], references: ["https://docs.openstack.org/nova/latest/admin/support-compute.html"], related: [], ...finding },
-    meta: { rule: null, time, sourceIndex, keys: [], explains: derivedExplains[ruleId] ?? [], layer: ruleId === "service-silent" ? "service" : "service" },
+    meta: { rule: null, time, sourceIndex, explains: derivedExplains[ruleId] ?? [], layer: "service" },
   };
 }
 

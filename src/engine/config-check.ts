@@ -141,7 +141,7 @@ export function checkConfigFiles(files: ConfigFile[], rules: Rule[], collector: 
           remediation: rule.remediation[language],
           references: rule.references,
         },
-        { rule, time: null, sourceIndex: v.file.sourceIndex, keys: [], explains: rule.explains, layer: rule.layer },
+        { rule, time: null, sourceIndex: v.file.sourceIndex, explains: rule.explains, layer: rule.layer },
       );
     }
   }

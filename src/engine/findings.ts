@@ -7,8 +7,6 @@ export interface FindingMeta {
   rule: Rule | null;
   time: number | null;
   sourceIndex: number;
-  /** Extra correlation keys (not used by rules today; request ids and instance UUIDs are in the finding). */
-  keys: string[];
   /** Where a failure happened when no id says it: a ZStack host UUID. Narrows which findings a cause explains. */
   scope?: string[];
   /** When the finding's record is itself the explanation (config findings), the explained rule ids. */
@@ -61,7 +59,7 @@ export class FindingCollector {
         remediation: rule.remediation[this.language],
         references: rule.references,
       },
-      { rule, time: record.time, sourceIndex, keys: [], scope, explains: [], layer: rule.layer, level: record.level },
+      { rule, time: record.time, sourceIndex, scope, explains: [], layer: rule.layer, level: record.level },
     );
     this.byKey.set(key, collected);
     return collected;

@@ -106,7 +106,7 @@ export class UnmatchedErrors {
         references: [],
         related: [],
       },
-      meta: { rule: null, time: t.record.time, sourceIndex: t.sourceIndex, keys: [], explains: [], layer: "service" },
+      meta: { rule: null, time: t.record.time, sourceIndex: t.sourceIndex, explains: [], layer: "service" },
     }));
   }
 }
