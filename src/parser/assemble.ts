@@ -269,9 +269,12 @@ export class RecordAssembler {
       let header: OsloHeader | null = null;
       let text: string | null = null;
       if (oslo) {
-        opens = this.osloOpens(buf, s, e);
+        // The header is read once per line: it decides whether the line opens a record, and what that record is.
+        const timed = startsWithIsoTime(buf, s, e);
+        const lineHeader = timed ? readOsloHeader(buf, s, e) : null;
+        opens = this.osloOpens(buf, s, e, timed, lineHeader);
         if (opens) {
-          header = startsWithIsoTime(buf, s, e) ? readOsloHeader(buf, s, e) : null;
+          header = lineHeader;
           // W(ARNING), E(RROR), C(RITICAL), T(RACE) are worth decoding; I(NFO), D(EBUG), A(UDIT) are not.
           const b = header === null ? 0 : header.levelByte;
           severe = header === null ? true : b === 87 || b === 69 || b === 67 || b === 84;
@@ -359,15 +362,14 @@ export class RecordAssembler {
     this.sink(record);
   }
 
-  private osloOpens(buf: Buffer, s: number, e: number): boolean {
-    if (!startsWithIsoTime(buf, s, e)) return this.current === null;
+  private osloOpens(buf: Buffer, s: number, e: number, timed: boolean, header: OsloHeader | null): boolean {
+    if (!timed) return this.current === null;
     const keyLength = this.headKeyLength;
     if (keyLength < 0 || e - s <= keyLength) return true;
     // Same "ts pid" and logger, and no context bracket: a traceback line of the open record.
     const key = this.headBuf;
     const k = this.headKeyStart;
     for (let j = 0; j < keyLength; j++) if (buf[s + j] !== key[k + j]) return true;
-    const header = readOsloHeader(buf, s, e);
     if (!header || header.pidEnd - s !== keyLength || header.loggerEnd - header.loggerStart !== this.headLoggerLength) return true;
     const l = this.headLoggerStart;
     for (let j = 0; j < this.headLoggerLength; j++) if (buf[header.loggerStart + j] !== key[l + j]) return true;
