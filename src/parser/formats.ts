@@ -354,42 +354,23 @@ function parseGeneric(line: string, ctx: ParseContext): LineHead {
   return head;
 }
 
+/** Each format's reading of a first line; generic has none of its own. */
+const headParsers: Record<FormatName, ((line: string, ctx: ParseContext) => LineHead | null) | null> = {
+  oslo: parseOslo,
+  libvirt: parseLibvirt,
+  qemu: parseQemu,
+  syslog: parseSyslog,
+  "journal-json": parseJournalJson,
+  httpd: parseHttpd,
+  zstack: parseZstack,
+  kvmagent: parseKvmagent,
+  rabbitmq: parseRabbit,
+  mysql: parseMysql,
+  generic: null,
+};
+
 export function parseHead(format: FormatName, line: string, ctx: ParseContext): LineHead {
-  let head: LineHead | null = null;
-  switch (format) {
-    case "oslo":
-      head = parseOslo(line);
-      break;
-    case "libvirt":
-      head = parseLibvirt(line);
-      break;
-    case "qemu":
-      head = parseQemu(line);
-      break;
-    case "syslog":
-      head = parseSyslog(line, ctx);
-      break;
-    case "journal-json":
-      head = parseJournalJson(line, ctx);
-      break;
-    case "httpd":
-      head = parseHttpd(line, ctx);
-      break;
-    case "zstack":
-      head = parseZstack(line);
-      break;
-    case "kvmagent":
-      head = parseKvmagent(line);
-      break;
-    case "rabbitmq":
-      head = parseRabbit(line, ctx);
-      break;
-    case "mysql":
-      head = parseMysql(line);
-      break;
-    case "generic":
-      break;
-  }
+  const head = headParsers[format]?.(line, ctx) ?? null;
   // Per-line fallback: a line of another shape inside a file is still read for what it says.
   return head ?? parseOslo(line) ?? parseGeneric(line, ctx);
 }
