@@ -17,6 +17,7 @@ import {
 } from "../src/baseline.js";
 import { SEVERITIES, type Finding, type Incident, type ScanResult, type Severity } from "../src/model.js";
 import { fingerprint } from "../src/reporters/sarif.js";
+import { makeFinding } from "./helpers/findings.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "cloudtriage-baseline-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,23 +25,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const NOW = new Date("2026-02-10T08:00:00Z");
 
 function finding(overrides: Partial<Finding> & Pick<Finding, "id" | "ruleId" | "message">): Finding {
-  return {
-    title: overrides.ruleId,
-    severity: "error",
-    component: null,
-    host: null,
-    path: "-",
-    line: 1,
-    timestamp: null,
-    count: 1,
-    requestIds: [],
-    instanceIds: [],
-    fields: {},
-    remediation: "",
-    references: [],
-    related: [],
-    ...overrides,
-  };
+  return makeFinding(overrides);
 }
 
 function scanResult(findings: Finding[], incidents: Incident[] = []): ScanResult {

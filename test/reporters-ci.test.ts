@@ -6,6 +6,7 @@ import type { ReportContext } from "../src/reporters/context.js";
 import { formatJunit } from "../src/reporters/junit.js";
 import { formatMarkdown } from "../src/reporters/markdown.js";
 import { fingerprint, formatSarif, FINGERPRINT_KEY } from "../src/reporters/sarif.js";
+import { makeFinding } from "./helpers/findings.js";
 
 // Messages are nova and libvirt strings from ../shared/reference/signatures.md.
 const REQ = "req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27";
@@ -48,24 +49,8 @@ const RULES: RuleInfo[] = [
 ];
 
 function finding(overrides: Partial<Finding> & Pick<Finding, "id" | "ruleId">): Finding {
-  return {
-    title: RULES.find((rule) => rule.id === overrides.ruleId)?.title ?? overrides.ruleId,
-    severity: "error",
-    component: null,
-    host: null,
-    path: "-",
-    line: 1,
-    timestamp: null,
-    message: "",
-    count: 1,
-    requestIds: [],
-    instanceIds: [],
-    fields: {},
-    remediation: RULES.find((rule) => rule.id === overrides.ruleId)?.remediation ?? "",
-    references: RULES.find((rule) => rule.id === overrides.ruleId)?.references ?? [],
-    related: [],
-    ...overrides,
-  };
+  const rule = RULES.find((r) => r.id === overrides.ruleId);
+  return makeFinding({ title: rule?.title ?? overrides.ruleId, remediation: rule?.remediation ?? "", references: rule?.references ?? [], ...overrides });
 }
 
 const NO_VALID_HOST = finding({
