@@ -354,66 +354,59 @@ function parseGeneric(line: string, ctx: ParseContext): LineHead {
   return head;
 }
 
-/** Each format's reading of a first line; generic has none of its own. */
-const headParsers: Record<FormatName, ((line: string, ctx: ParseContext) => LineHead | null) | null> = {
-  oslo: parseOslo,
-  libvirt: parseLibvirt,
-  qemu: parseQemu,
-  syslog: parseSyslog,
-  "journal-json": parseJournalJson,
-  httpd: parseHttpd,
-  zstack: parseZstack,
-  kvmagent: parseKvmagent,
-  rabbitmq: parseRabbit,
-  mysql: parseMysql,
-  generic: null,
+/** How one format reads a file: which lines open a record, what such a line says, and how it is recognised. */
+interface Format {
+  /** Whether a line opens a record; lines that do not continue the record before them. */
+  opens: (line: string) => boolean;
+  /** Reads a first line; null when the line is not of this shape. */
+  parse: ((line: string, ctx: ParseContext) => LineHead | null) | null;
+  /** Whether a line at a file's start votes for this format; stricter than opens where a shape is shared. */
+  detects?: (line: string) => boolean;
+}
+
+const always = () => true;
+const syslogOpens = (l: string) => syslogHead.test(l) || journalIsoHead.test(l) || journalUnixHead.test(l) || pebbleHead.test(l);
+
+/** Detection tries the formats in this order and a line votes for the first that claims it. */
+const formats: Record<FormatName, Format> = {
+  "journal-json": {
+    opens: always,
+    parse: parseJournalJson,
+    detects: (l) => l.startsWith("{") && /"(MESSAGE|__CURSOR|__REALTIME_TIMESTAMP|_HOSTNAME|PRIORITY)"/.test(l),
+  },
+  oslo: { opens: (l) => osloHead.test(l), parse: parseOslo },
+  libvirt: { opens: (l) => libvirtHead.test(l) || libvirtOldHead.test(l), parse: parseLibvirt },
+  zstack: { opens: (l) => zstackHead.test(l), parse: parseZstack },
+  kvmagent: { opens: (l) => kvmagentHead.test(l), parse: parseKvmagent },
+  httpd: {
+    opens: (l) => httpdHead.test(l) || httpdKeystoneHead.test(l),
+    parse: parseHttpd,
+    detects: (l) => httpdHead.test(l) || (httpdKeystoneHead.test(l) && l.includes("mod_wsgi")),
+  },
+  qemu: { opens: always, parse: parseQemu, detects: (l) => qemuLibvirtLine.test(l) && /starting up|shutting down/.test(l) },
+  syslog: {
+    opens: (l) => syslogOpens(l) || l.startsWith("-- "),
+    parse: parseSyslog,
+    detects: (l) => syslogOpens(l) || l.startsWith("-- Logs begin") || l.startsWith("-- Journal begins"),
+  },
+  rabbitmq: { opens: (l) => rabbitHead.test(l) || rabbitReport.test(l), parse: parseRabbit },
+  mysql: { opens: (l) => mysqlHead.test(l), parse: parseMysql },
+  // Generic has no reading of its own and is what detection falls back to.
+  generic: { opens: always, parse: null, detects: () => false },
 };
 
 export function parseHead(format: FormatName, line: string, ctx: ParseContext): LineHead {
-  const head = headParsers[format]?.(line, ctx) ?? null;
+  const head = formats[format].parse?.(line, ctx) ?? null;
   // Per-line fallback: a line of another shape inside a file is still read for what it says.
   return head ?? parseOslo(line) ?? parseGeneric(line, ctx);
 }
 
 /** Whether a line opens a record in this format; lines that do not continue the record before them. */
 export function isHeaderLine(format: FormatName, line: string): boolean {
-  switch (format) {
-    case "oslo":
-      return osloHead.test(line);
-    case "libvirt":
-      return libvirtHead.test(line) || libvirtOldHead.test(line);
-    case "syslog":
-      return syslogHead.test(line) || journalIsoHead.test(line) || journalUnixHead.test(line) || pebbleHead.test(line) || line.startsWith("-- ");
-    case "journal-json":
-      return true;
-    case "httpd":
-      return httpdHead.test(line) || httpdKeystoneHead.test(line);
-    case "zstack":
-      return zstackHead.test(line);
-    case "kvmagent":
-      return kvmagentHead.test(line);
-    case "rabbitmq":
-      return rabbitHead.test(line) || rabbitReport.test(line);
-    case "mysql":
-      return mysqlHead.test(line);
-    case "qemu":
-    case "generic":
-      return true;
-  }
+  return formats[format].opens(line);
 }
 
-const detectors: [FormatName, (line: string) => boolean][] = [
-  ["journal-json", (l) => l.startsWith("{") && /"(MESSAGE|__CURSOR|__REALTIME_TIMESTAMP|_HOSTNAME|PRIORITY)"/.test(l)],
-  ["oslo", (l) => osloHead.test(l)],
-  ["libvirt", (l) => libvirtHead.test(l) || libvirtOldHead.test(l)],
-  ["zstack", (l) => zstackHead.test(l)],
-  ["kvmagent", (l) => kvmagentHead.test(l)],
-  ["httpd", (l) => httpdHead.test(l) || (httpdKeystoneHead.test(l) && l.includes("mod_wsgi"))],
-  ["qemu", (l) => qemuLibvirtLine.test(l) && /starting up|shutting down/.test(l)],
-  ["syslog", (l) => syslogHead.test(l) || journalIsoHead.test(l) || journalUnixHead.test(l) || pebbleHead.test(l) || l.startsWith("-- Logs begin") || l.startsWith("-- Journal begins")],
-  ["rabbitmq", (l) => rabbitHead.test(l) || rabbitReport.test(l)],
-  ["mysql", (l) => mysqlHead.test(l)],
-];
+const detectors = Object.entries(formats).map(([name, f]) => [name as FormatName, f.detects ?? f.opens] as const);
 
 /** Picks the format most of the first lines agree on; the path breaks ties for QEMU domain logs. */
 export function detectFormat(firstLines: string[], path: string): FormatName {
