@@ -465,6 +465,15 @@ export async function generate(opts) {
     ...frame("nova/compute/manager.py", 2743, "_build_resources", "yield resources"),
     ...frame("nova/compute/manager.py", 2503, "_build_and_run_instance", "self.driver.spawn(context, instance, image_meta,"),
   ];
+  // A failure while spawn() built the disk, re-raised from the first exception as Python 3 chains it.
+  const chainedCreateImageFrames = [
+    "",
+    "During handling of the above exception, another exception occurred:",
+    "",
+    "Traceback (most recent call last):",
+    ...spawnFrames,
+    ...frame("nova/virt/libvirt/driver.py", 4323, "spawn", "created_instance_dir, created_disks = self._create_image("),
+  ];
   const guestFrames = [
     ...spawnFrames,
     ...frame("nova/virt/libvirt/driver.py", 4364, "spawn", "self._create_guest_with_network("),
@@ -607,12 +616,7 @@ export async function generate(opts) {
           ...frame("glanceclient/common/http.py", 380, "request", "return self._handle_response(resp)"),
           ...frame("glanceclient/common/http.py", 120, "_handle_response", "raise exc.from_response(resp, resp.content)"),
           "glanceclient.exc.HTTPForbidden: HTTP 403 Forbidden: You are not authorized to complete get_image_data action.",
-          "",
-          "During handling of the above exception, another exception occurred:",
-          "",
-          "Traceback (most recent call last):",
-          ...spawnFrames,
-          ...frame("nova/virt/libvirt/driver.py", 4323, "spawn", "created_instance_dir, created_disks = self._create_image("),
+          ...chainedCreateImageFrames,
           ...frame("nova/virt/libvirt/driver.py", 4697, "_create_image", "created_disks = self._create_and_inject_local_root("),
           ...frame("nova/virt/images.py", 152, "fetch", "IMAGE_API.download(context, image_href, dest_path=path)"),
           ...frame("nova/image/glance.py", 1306, "download", "return session.download(context, image_id, data=data,"),
@@ -640,12 +644,7 @@ export async function generate(opts) {
           ...frame("oslo_concurrency/processutils.py", 438, "execute", "raise ProcessExecutionError(exit_code=_returncode,"),
           `oslo_concurrency.processutils.ProcessExecutionError: ${pee[0]}`,
           ...pee.slice(1),
-          "",
-          "During handling of the above exception, another exception occurred:",
-          "",
-          "Traceback (most recent call last):",
-          ...spawnFrames,
-          ...frame("nova/virt/libvirt/driver.py", 4323, "spawn", "created_instance_dir, created_disks = self._create_image("),
+          ...chainedCreateImageFrames,
           ...frame("nova/virt/libvirt/imagebackend.py", 592, "create_image", "prepare_template(target=base, *args, **kwargs)"),
           ...frame("nova/virt/images.py", 178, "fetch_to_raw", "convert_image(path_tmp, staged, fmt, 'raw')"),
           ...frame("nova/virt/images.py", 118, "_convert_image", "raise exception.ImageUnacceptable(image_id=source, reason=msg)"),
