@@ -24,10 +24,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const NOW = new Date("2026-02-10T08:00:00Z");
 
-function finding(overrides: Partial<Finding> & Pick<Finding, "id" | "ruleId" | "message">): Finding {
-  return makeFinding(overrides);
-}
-
 function scanResult(findings: Finding[], incidents: Incident[] = []): ScanResult {
   const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
   for (const f of findings) bySeverity[f.severity]++;
@@ -47,7 +43,7 @@ function scanResult(findings: Finding[], incidents: Incident[] = []): ScanResult
  */
 function capture(c: { req: string; instance: string; day: string; conductorLine: number; conductorPath: string; shift: number }): ScanResult {
   const t = (clock: string) => `${c.day}T${clock}`;
-  const noValidHost = finding({
+  const noValidHost = makeFinding({
     id: "F1",
     ruleId: "nova-no-valid-host",
     component: "nova-conductor",
@@ -58,7 +54,7 @@ function capture(c: { req: string; instance: string; day: string; conductorLine:
     message: "Failed to schedule instances: nova.exception_Remote.NoValidHost_Remote: No valid host was found. There are not enough hosts available.",
     requestIds: [c.req],
   });
-  const setError = finding({
+  const setError = makeFinding({
     id: "F2",
     ruleId: "nova-set-instance-error",
     severity: "warning",
@@ -71,7 +67,7 @@ function capture(c: { req: string; instance: string; day: string; conductorLine:
     requestIds: [c.req],
     instanceIds: [c.instance],
   });
-  const diskDenied = finding({
+  const diskDenied = makeFinding({
     id: "F3",
     ruleId: "libvirt-disk-permission-denied",
     component: "libvirtd",
@@ -82,7 +78,7 @@ function capture(c: { req: string; instance: string; day: string; conductorLine:
     message: `internal error: qemu unexpectedly closed the monitor: ${c.day}T14:01:02.088417Z qemu-kvm: Could not open '/var/lib/nova/instances/${c.instance}/disk': Permission denied`,
     instanceIds: [c.instance],
   });
-  const rescheduled = finding({
+  const rescheduled = makeFinding({
     id: "F4",
     ruleId: "nova-build-rescheduled",
     severity: "warning",
@@ -208,7 +204,7 @@ describe("applyBaseline", () => {
   });
 
   it("shows only a failure of a rule the baseline has not seen", () => {
-    const imageDenied = finding({
+    const imageDenied = makeFinding({
       id: "F5",
       ruleId: "nova-image-not-authorized",
       component: "nova-compute",
@@ -225,7 +221,7 @@ describe("applyBaseline", () => {
   });
 
   it("shows a known rule whose masked message is new", () => {
-    const migrate = finding({
+    const migrate = makeFinding({
       id: "F5",
       ruleId: "nova-no-valid-host",
       component: "nova-conductor",
@@ -241,7 +237,7 @@ describe("applyBaseline", () => {
   });
 
   it("keeps a known root cause visible when its incident has a new symptom", () => {
-    const unknownSymptom = finding({
+    const unknownSymptom = makeFinding({
       id: "F5",
       ruleId: "nova-set-instance-error",
       severity: "warning",
@@ -351,7 +347,7 @@ describe("applySuppressions", () => {
   });
 
   it("adds to what a baseline already suppressed", () => {
-    const otherDisk = finding({ id: "F5", ruleId: "libvirt-disk-permission-denied", host: "compute-2", message: "Could not open '/dev/sdc': Permission denied" });
+    const otherDisk = makeFinding({ id: "F5", ruleId: "libvirt-disk-permission-denied", host: "compute-2", message: "Could not open '/dev/sdc': Permission denied" });
     const afterBaseline = applyBaseline(scanResult([...nextMonday.findings, otherDisk]), readBaseline(path.join(dir, "known.json"))).result;
     const { result, suppressed } = applySuppressions(afterBaseline, suppressions, NOW);
     expect(suppressed).toBe(1);
