@@ -73,8 +73,8 @@ export function removeSpools(): void {
   for (const file of spools) rmSync(file, { force: true });
   spools.clear();
 }
-/** One re-read checkpoint per this many bytes: 8 bytes of memory per 32 KiB of log (0.25 MB per GiB). */
-const checkpointBytes = 32 << 10;
+/** One re-read checkpoint per this many bytes: 16 bytes of memory per 16 KiB of log (1 MB per GiB). */
+const checkpointBytes = 16 << 10;
 
 /** Raised when there is nothing to scan at all: every input was missing or unreadable. */
 export class NoInputError extends Error {}
@@ -232,10 +232,16 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   const splitter = new LineSplitter(
     {
       lines(buf, starts, ends, count, firstLine, regionEnd, firstOffset) {
-        // Checkpoints (line, offset) let the resolve pass re-read a plain file around a line, not all of it.
-        if (firstOffset - lastCheckpoint >= checkpointBytes) {
-          info.checkpoints.push(firstLine, firstOffset);
-          lastCheckpoint = firstOffset;
+        // Checkpoints (line, offset) let the resolve pass re-read a plain file around a line, not all of
+        // it. They are taken inside the chunk: one per chunk would make every related line cost a MiB.
+        const base = firstOffset - (starts[0] as number);
+        if (base + (starts[count - 1] as number) - lastCheckpoint >= checkpointBytes) {
+          for (let i = 0; i < count; i++) {
+            const offset = base + (starts[i] as number);
+            if (offset - lastCheckpoint < checkpointBytes) continue;
+            info.checkpoints.push(firstLine + i, offset);
+            lastCheckpoint = offset;
+          }
         }
         prefilter.scan(buf, starts[0] ?? 0, regionEnd, state.hits);
         assembler.lines(buf, starts, ends, count, firstLine, state.hits.positions, state.hits.ids, state.hits.count);

@@ -41,37 +41,69 @@ export class IdIndex {
       blocks.forEach((b, i) => out.set(i === blocks.length - 1 ? b.subarray(0, this.used) : b, i * blockEntries));
       return out;
     };
-    const sources = new Uint32Array(this.size);
-    this.each((_, source, __, i) => (sources[i] = source));
-    return { hashes: take(this.hashes), sources, lines: take(this.lines) };
+    return { hashes: take(this.hashes), sources: this.sourceColumn(), lines: take(this.lines) };
   }
 
   merge(columns: { hashes: Uint32Array; sources: Uint32Array; lines: Uint32Array }): void {
-    for (let i = 0; i < columns.hashes.length; i++) this.add(columns.hashes[i] as number, columns.sources[i] as number, columns.lines[i] as number);
+    const { hashes, sources, lines } = columns;
+    for (let i = 0; i < hashes.length; ) {
+      if (this.used === blockEntries) {
+        this.hashes.push(new Uint32Array(blockEntries));
+        this.lines.push(new Uint32Array(blockEntries));
+        this.used = 0;
+      }
+      // A worker's entries come in runs of one source: copy each run block by block, not entry by entry.
+      const source = sources[i] as number;
+      let runEnd = i + 1;
+      const limit = Math.min(hashes.length, i + blockEntries - this.used);
+      while (runEnd < limit && sources[runEnd] === source) runEnd++;
+      if (source !== this.lastSource) {
+        this.runs.push(this.size, source);
+        this.lastSource = source;
+      }
+      const b = this.hashes.length - 1;
+      (this.hashes[b] as Uint32Array).set(hashes.subarray(i, runEnd), this.used);
+      (this.lines[b] as Uint32Array).set(lines.subarray(i, runEnd), this.used);
+      this.used += runEnd - i;
+      this.size += runEnd - i;
+      i = runEnd;
+    }
   }
 
   get bytes(): number {
     return this.hashes.length * blockEntries * 8 + this.runs.length * 8;
   }
 
-  /** Visits every entry in order with its source. */
-  private each(visit: (hash: number, source: number, line: number, entry: number) => void): void {
+  /**
+   * Visits the entries whose hash is wanted, in order, with their source. A bitmap of the wanted hashes
+   * turns away almost every entry before the Set is asked: the index holds millions, the wanted a few thousand.
+   */
+  private eachWanted(wanted: Set<number>, visit: (hash: number, source: number, line: number) => void): void {
+    const bitmap = new Uint32Array(1 << 15);
+    for (const h of wanted) bitmap[(h >>> 5) & 0x7fff] = (bitmap[(h >>> 5) & 0x7fff] as number) | (1 << (h & 31));
     let run = 0;
-    let source = this.runs[1] ?? 0;
     let nextRunAt = this.runs[2] ?? Infinity;
     for (let b = 0, entry = 0; b < this.hashes.length; b++) {
       const hashes = this.hashes[b] as Uint32Array;
       const lines = this.lines[b] as Uint32Array;
       const n = b === this.hashes.length - 1 ? this.used : blockEntries;
       for (let i = 0; i < n; i++, entry++) {
+        const hash = hashes[i] as number;
+        if (((bitmap[(hash >>> 5) & 0x7fff] as number) & (1 << (hash & 31))) === 0 || !wanted.has(hash)) continue;
         while (entry >= nextRunAt) {
           run++;
-          source = this.runs[run * 2 + 1] as number;
           nextRunAt = this.runs[run * 2 + 2] ?? Infinity;
         }
-        visit(hashes[i] as number, source, lines[i] as number, entry);
+        visit(hash, this.runs[run * 2 + 1] as number, lines[i] as number);
       }
     }
+  }
+
+  /** The source of every entry, in entry order (for export). */
+  private sourceColumn(): Uint32Array {
+    const out = new Uint32Array(this.size);
+    for (let r = 0; r < this.runs.length; r += 2) out.fill(this.runs[r + 1] as number, this.runs[r] as number, this.runs[r + 2] ?? this.size);
+    return out;
   }
 
   /**
@@ -80,11 +112,11 @@ export class IdIndex {
    * start and end are what the related lines need.
    */
   lookup(wanted: Set<number>, perIdPerSource = 20): Map<number, Set<number>> {
-    const firsts = new Map<string, number[]>();
-    const lasts = new Map<string, number[]>();
-    this.each((hash, source, line) => {
-      if (!wanted.has(hash)) return;
-      const key = `${source}:${hash}`;
+    // Keyed by source * 2^32 + hash: exact in a double, and no string per entry.
+    const firsts = new Map<number, number[]>();
+    const lasts = new Map<number, number[]>();
+    this.eachWanted(wanted, (hash, source, line) => {
+      const key = source * 0x1_0000_0000 + hash;
       const first = firsts.get(key);
       if (!first) firsts.set(key, [line]);
       else if (first.length < perIdPerSource) first.push(line);
@@ -97,7 +129,7 @@ export class IdIndex {
     });
     const out = new Map<number, Set<number>>();
     for (const [key, lines] of firsts) {
-      const source = Number(key.slice(0, key.indexOf(":")));
+      const source = Math.floor(key / 0x1_0000_0000);
       let set = out.get(source);
       if (!set) out.set(source, (set = new Set()));
       for (const line of [...lines, ...(lasts.get(key) ?? [])]) set.add(line);
@@ -108,8 +140,7 @@ export class IdIndex {
   /** For each wanted hash, the sources that hold it (request-lost asks which components saw a request). */
   sourcesByHash(wanted: Set<number>): Map<number, Set<number>> {
     const out = new Map<number, Set<number>>();
-    this.each((hash, source) => {
-      if (!wanted.has(hash)) return;
+    this.eachWanted(wanted, (hash, source) => {
       let set = out.get(hash);
       if (!set) out.set(hash, (set = new Set()));
       set.add(source);

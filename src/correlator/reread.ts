@@ -4,7 +4,7 @@ import { PendingRecord, RecordAssembler } from "../parser/assemble.js";
 import { findDomainNames } from "../parser/fields.js";
 import { buildRecord, type SourceContext } from "../parser/record.js";
 import { LineSplitter } from "../reader/lines.js";
-import { InputError, readFileChunks, readFileRange } from "../reader/open.js";
+import { FileRanges, InputError, readFileChunks } from "../reader/open.js";
 import { tarMembers } from "../reader/tar.js";
 import type { SourceInfo } from "./correlate.js";
 
@@ -76,16 +76,51 @@ async function readAroundCheckpoints(info: SourceInfo, sourceIndex: number, line
     if (previous && k <= previous.last + 1) previous.last = k;
     else ranges.push({ first: k, last: k });
   }
-  for (const range of ranges) {
-    if (out.length >= maxRecords) return;
-    const startLine = cps[range.first * 2] as number;
-    const startOffset = cps[range.first * 2 + 1] as number;
-    const endOffset = range.last + 1 < count ? (cps[(range.last + 1) * 2 + 1] as number) + recordTailBytes : Number.MAX_SAFE_INTEGER;
-    await readSourceRecords(info, sourceIndex, lines, domains, out, readFileRange(info.absPath, startOffset, endOffset), startLine - 1);
+  let file: FileRanges;
+  try {
+    file = new FileRanges(info.absPath);
+  } catch (error) {
+    // The first pass already reported this file.
+    if (error instanceof InputError) return;
+    throw error;
+  }
+  try {
+    for (const range of ranges) {
+      if (out.length >= maxRecords) return;
+      const startLine = cps[range.first * 2] as number;
+      const startOffset = cps[range.first * 2 + 1] as number;
+      const endOffset = range.last + 1 < count ? (cps[(range.last + 1) * 2 + 1] as number) + recordTailBytes : Number.MAX_SAFE_INTEGER;
+      readRangeRecords(info, sourceIndex, lines, domains, out, file.read(startOffset, endOffset), startLine - 1);
+    }
+  } finally {
+    file.close();
   }
 }
 
-async function readSourceRecords(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], chunks: AsyncIterable<Buffer>, startLine = 0): Promise<void> {
+async function readSourceRecords(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], chunks: AsyncIterable<Buffer>): Promise<void> {
+  const reader = recordReader(info, sourceIndex, lines, domains, out, 0);
+  try {
+    for await (const chunk of chunks) reader.push(chunk);
+  } catch (error) {
+    // The first pass already reported this file; keep whatever was read.
+    if (!(error instanceof InputError)) throw error;
+  }
+  reader.end();
+}
+
+/** The same, for a range of a plain file read synchronously from the checkpoint before `startLine + 1`. */
+function readRangeRecords(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], chunks: Iterable<Buffer>, startLine: number): void {
+  const reader = recordReader(info, sourceIndex, lines, domains, out, startLine);
+  try {
+    for (const chunk of chunks) reader.push(chunk);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+  }
+  reader.end();
+}
+
+/** Frames pushed chunks and decodes the wanted lines' records into `out`. */
+function recordReader(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], startLine: number): { push(chunk: Buffer): void; end(): void } {
   const ctx: SourceContext = { path: info.displayPath, host: info.host, component: info.component, instanceId: null, referenceMs: info.captureTime ?? info.lastTime ?? Date.now() };
   const onPending = (pending: PendingRecord) => {
     const wanted = lines.has(pending.firstLine);
@@ -128,12 +163,11 @@ async function readSourceRecords(info: SourceInfo, sourceIndex: number, lines: S
     undefined,
     startLine,
   );
-  try {
-    for await (const chunk of chunks) splitter.push(chunk);
-  } catch (error) {
-    // The first pass already reported this file; keep whatever was read.
-    if (!(error instanceof InputError)) throw error;
-  }
-  splitter.end();
-  assembler.end();
+  return {
+    push: (chunk) => splitter.push(chunk),
+    end() {
+      splitter.end();
+      assembler.end();
+    },
+  };
 }

@@ -1,5 +1,5 @@
 // Opens one input by its content, not its name: plain text, gzip, or a refusal with a reason.
-import { createReadStream, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import * as zlib from "node:zlib";
@@ -118,9 +118,9 @@ export async function* readFileChunks(path: string, seen: { compression?: Compre
  * A synchronous read of a regular file: the scan waits for the bytes anyway, and a thread-pool round
  * trip per MiB costs a tenth of the scan (perf.md §2.2). Pipes and gzip stay asynchronous.
  */
-async function readOrFail(handle: import("node:fs/promises").FileHandle, buf: Buffer, position: number): Promise<number> {
+async function readOrFail(handle: import("node:fs/promises").FileHandle, buf: Buffer, position: number, length = buf.length): Promise<number> {
   try {
-    return readSync(handle.fd, buf, 0, buf.length, position);
+    return readSync(handle.fd, buf, 0, length, position);
   } catch (error) {
     throw new InputError(describeError(error), { cause: error });
   }
@@ -331,23 +331,40 @@ export function readConfigText(path: string): string | { reason: string } {
   }
 }
 
-let rangeBuffer: Buffer | null = null;
 
-/** Reads bytes [from, to) of a plain file in chunks (the resolve pass re-reads around checkpoints, one at a time). */
-export async function* readFileRange(path: string, from: number, to: number): AsyncGenerator<Buffer> {
-  const handle = await openInput(path);
-  rangeBuffer ??= Buffer.allocUnsafe(chunkBytes);
-  const buf = rangeBuffer;
-  try {
+/**
+ * Reads byte ranges of one plain file through one descriptor. The resolve pass reads thousands of
+ * ranges a few KiB long: an open and a close per range, each a thread-pool round trip, would cost more than the reading.
+ */
+export class FileRanges {
+  private readonly fd: number;
+  private readonly buf = Buffer.allocUnsafe(chunkBytes);
+
+  constructor(path: string) {
+    try {
+      this.fd = openSync(path, "r");
+    } catch (error) {
+      throw new InputError(describeError(error), { cause: error });
+    }
+  }
+
+  /** Bytes [from, to) in chunks that share one buffer: use each before taking the next. */
+  *read(from: number, to: number): Generator<Buffer> {
     let position = from;
     while (position < to) {
-      const n = await readOrFail(handle, buf, position);
+      let n: number;
+      try {
+        n = readSync(this.fd, this.buf, 0, Math.min(this.buf.length, to - position), position);
+      } catch (error) {
+        throw new InputError(describeError(error), { cause: error });
+      }
       if (n === 0) return;
-      const take = Math.min(n, to - position);
-      position += take;
-      yield buf.subarray(0, take);
+      position += n;
+      yield this.buf.subarray(0, n);
     }
-  } finally {
-    await handle.close();
+  }
+
+  close(): void {
+    closeSync(this.fd);
   }
 }
