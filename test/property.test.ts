@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { LogRecord } from "../src/model.js";
 import { parseRecords } from "../src/parser/parse-text.js";
 import { LineSplitter } from "../src/reader/lines.js";
+import { buildPrefilter, Hits } from "../src/engine/prefilter.js";
 
 const hex = (length: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${length}}$`));
 const uuid = fc.tuple(hex(8), hex(4), hex(4), hex(4), hex(12)).map((parts) => parts.join("-"));
@@ -184,6 +185,44 @@ describe("LineSplitter", () => {
         expect(split(bytes, cap, cuts)).toEqual(whole);
         expect(whole.count).toBe(countLines(bytes));
         for (const l of whole.lines) expect(l.slice(l.indexOf(":") + 1).length).toBeLessThanOrEqual(cap);
+      }),
+      runs,
+    );
+  });
+});
+
+describe("the hint prefilter", () => {
+  const literals = ["No valid host was found", "status must be ", "Could not open '", "未针对映像", "returned 0 hosts"];
+  const prefilter = buildPrefilter(literals);
+  // Pieces of the literals, in any case, glued with noise: near misses are where a skip table goes wrong.
+  const piece = fc.oneof(
+    fc.constantFrom(...literals).chain((l) => fc.tuple(fc.nat(l.length), fc.nat(l.length)).map(([a, b]) => l.slice(Math.min(a, b), Math.max(a, b) + 1))),
+    fc.constantFrom(...literals),
+    fc.string({ maxLength: 8 }),
+  );
+  const casing = fc.constantFrom((s: string) => s, (s: string) => s.toUpperCase(), (s: string) => s.toLowerCase());
+
+  /** Where each literal starts, found the slow way: every offset, compared case-insensitively (ASCII). */
+  function naive(bytes: Buffer): string[] {
+    const folded = Buffer.from(bytes).map((b) => (b >= 65 && b <= 90 ? b + 32 : b));
+    const out: string[] = [];
+    for (let at = 0; at < folded.length; at++) {
+      literals.forEach((l, id) => {
+        const needle = Buffer.from(l.toLowerCase(), "utf8");
+        if (folded.subarray(at, at + needle.length).equals(needle)) out.push(`${at}:${id}`);
+      });
+    }
+    return out;
+  }
+
+  it("finds every occurrence of every hint, in any ASCII case, and nothing else", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(piece, casing), { maxLength: 30 }), (parts) => {
+        const bytes = Buffer.from(parts.map(([p, c]) => c(p)).join(""), "utf8");
+        const hits = new Hits();
+        prefilter.scan(bytes, 0, bytes.length, hits);
+        const found = Array.from({ length: hits.count }, (_, i) => `${hits.positions[i]}:${hits.ids[i]}`);
+        expect(found).toEqual(naive(bytes));
       }),
       runs,
     );

@@ -12,6 +12,11 @@ describe("the built-in pack", () => {
     expect(rules.length).toBeGreaterThan(0);
   });
 
+  it("keeps every hint at 15 bytes or more: the shortest one bounds how far the prefilter can skip", () => {
+    const short = rules.flatMap((r) => (r.kind === "config" ? [] : r.hints.filter((h) => Buffer.byteLength(h) < 15).map((h) => `${r.id}: "${h}"`)));
+    expect(short).toEqual([]);
+  });
+
   it("is clean under rules lint", () => {
     expect(lintRules(rules, ["request-lost", "service-silent", "instance-error-without-cause", "unmatched-error"])).toEqual([]);
   });

@@ -1,4 +1,4 @@
-// One pass over raw bytes finds every rule hint at once (Wu-Manber, block 2, ASCII case folded); see perf.md §2.4.
+// One pass over raw bytes finds every rule hint at once (Wu-Manber, block 3, ASCII case folded); see perf.md §2.4.
 
 const fold = new Uint8Array(256);
 for (let i = 0; i < 256; i++) fold[i] = i >= 65 && i <= 90 ? i + 32 : i;
@@ -52,42 +52,55 @@ export function escapedForm(text: string): string | null {
   return out;
 }
 
+/** Both cases of an ASCII letter, so the shift table needs no folding in the scan loop. */
+function cases(byte: number): number[] {
+  return byte >= 97 && byte <= 122 ? [byte, byte - 32] : [byte];
+}
+
+/** Blocks of three bytes hashed into 16 bits: with pairs, English bigrams ("re", "er") kept the shifts short. */
+const tableBits = 16;
+const hashMask = (1 << tableBits) - 1;
+
 export function buildPrefilter(literals: string[]): Prefilter {
   const patterns = literals.map(utf8Folded);
   if (patterns.length === 0) {
     return { literals, scan: (_buf, _start, _end, hits) => void (hits.count = 0) };
   }
-  const m = Math.max(2, Math.min(...patterns.map((p) => p.length)));
-  const shortest = Math.min(...patterns.map((p) => p.length));
-  if (shortest < 2) throw new Error("prefilter literals need at least 2 bytes");
-  const shift = new Uint8Array(65536).fill(Math.min(m - 1, 255));
+  // The shortest literal bounds every shift: the pack keeps its hints at 15 bytes or more.
+  const m = Math.min(...patterns.map((p) => p.length));
+  if (m < 3) throw new Error("prefilter literals need at least 3 bytes");
+  const shift = new Uint8Array(1 << tableBits).fill(Math.min(m - 2, 255));
   const buckets = new Map<number, number[]>();
   patterns.forEach((p, id) => {
-    for (let j = 1; j < m; j++) {
-      const bigram = ((p[j - 1] ?? 0) << 8) | (p[j] ?? 0);
+    for (let j = 2; j < m; j++) {
       const distance = m - 1 - j;
-      if (distance < (shift[bigram] ?? 0)) shift[bigram] = distance;
-      if (distance === 0) {
-        const bucket = buckets.get(bigram) ?? [];
-        bucket.push(id);
-        buckets.set(bigram, bucket);
-      }
+      for (const a of cases(p[j - 2] as number))
+        for (const b of cases(p[j - 1] as number))
+          for (const c of cases(p[j] as number)) {
+            const h = ((a << 8) ^ (b << 4) ^ c) & hashMask;
+            if (distance < (shift[h] as number)) shift[h] = distance;
+            if (distance === 0) {
+              const bucket = buckets.get(h) ?? [];
+              if (!bucket.includes(id)) bucket.push(id);
+              buckets.set(h, bucket);
+            }
+          }
     }
   });
-  const bucketOf: (Int32Array | undefined)[] = new Array(65536);
-  for (const [bigram, ids] of buckets) bucketOf[bigram] = Int32Array.from(ids);
+  const bucketOf: (Int32Array | undefined)[] = new Array(1 << tableBits);
+  for (const [h, ids] of buckets) bucketOf[h] = Int32Array.from(ids);
 
   function scan(buf: Buffer, start: number, end: number, hits: Hits): void {
     hits.count = 0;
     let pos = start + m - 1;
     while (pos < end) {
-      const bigram = ((fold[buf[pos - 1] as number] as number) << 8) | (fold[buf[pos] as number] as number);
-      const sh = shift[bigram] as number;
+      const h = (((buf[pos - 2] as number) << 8) ^ ((buf[pos - 1] as number) << 4) ^ (buf[pos] as number)) & hashMask;
+      const sh = shift[h] as number;
       if (sh !== 0) {
         pos += sh;
         continue;
       }
-      const bucket = bucketOf[bigram];
+      const bucket = bucketOf[h];
       if (bucket !== undefined) {
         const st = pos - m + 1;
         for (let k = 0; k < bucket.length; k++) {
