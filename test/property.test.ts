@@ -204,7 +204,7 @@ describe("the hint prefilter", () => {
 
   /** Where each literal starts, found the slow way: every offset, compared case-insensitively (ASCII). */
   function naive(bytes: Buffer): string[] {
-    const folded = Buffer.from(bytes).map((b) => (b >= 65 && b <= 90 ? b + 32 : b));
+    const folded = Buffer.from(bytes.map((b) => (b >= 65 && b <= 90 ? b + 32 : b)));
     const out: string[] = [];
     for (let at = 0; at < folded.length; at++) {
       literals.forEach((l, id) => {

@@ -81,12 +81,17 @@ export class PendingRecord {
 
 const maxHeaderIds = 8;
 
+/** Hex digit values by byte, -1 for anything else. */
+const hexValue = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) hexValue[48 + i] = i;
+for (let i = 0; i < 6; i++) hexValue[97 + i] = hexValue[65 + i] = 10 + i;
+
 /** The first 8 hex digits of a request id or UUID: random in uuid4, so a good 32-bit key without allocating. */
 export function hashOfHex(buf: Buffer, p: number): number {
+  if (p + 8 > buf.length) return -1;
   let h = 0;
   for (let i = 0; i < 8; i++) {
-    const c = buf[p + i] ?? 0;
-    const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    const v = hexValue[buf[p + i] as number] as number;
     if (v < 0) return -1;
     h = (h << 4) | v;
   }
@@ -117,32 +122,36 @@ function startsWithIsoTime(buf: Buffer, s: number, e: number): boolean {
   return e - s >= 24 && isDigit(buf[s]) && isDigit(buf[s + 3]) && buf[s + 4] === 45 && buf[s + 10] === SPACE && buf[s + 13] === 58 && buf[s + 16] === 58;
 }
 
-interface OsloHeader {
+/** Where the parts of an oslo line's header are; one object per assembler, refilled for every line. */
+class OsloHeader {
   /** End of "ts pid" (exclusive). */
-  pidEnd: number;
-  levelByte: number;
-  loggerStart: number;
-  loggerEnd: number;
+  pidEnd = 0;
+  levelByte = 0;
+  loggerStart = 0;
+  loggerEnd = 0;
   /** First byte after "logger ", or -1 when the line ends there. */
-  restStart: number;
+  restStart = -1;
 }
 
-function readOsloHeader(buf: Buffer, s: number, e: number): OsloHeader | null {
+/** Fills `out` from "ts pid LEVEL logger " and says whether the line has that shape. */
+function readOsloHeader(buf: Buffer, s: number, e: number, out: OsloHeader): boolean {
   // ts: "YYYY-MM-DD HH:MM:SS[.fff]" then " pid LEVEL logger "
   let p = s + 19;
   while (p < e && buf[p] !== SPACE) p++;
-  if (p >= e) return null;
+  if (p >= e) return false;
   const pidStart = ++p;
   while (p < e && isDigit(buf[p])) p++;
-  if (p === pidStart || buf[p] !== SPACE) return null;
-  const pidEnd = p;
+  if (p === pidStart || buf[p] !== SPACE) return false;
+  out.pidEnd = p;
   const levelStart = ++p;
   while (p < e && buf[p] !== SPACE) p++;
-  if (p >= e || p - levelStart < 4) return null;
-  const loggerStart = ++p;
+  if (p >= e || p - levelStart < 4) return false;
+  out.levelByte = buf[levelStart] as number;
+  out.loggerStart = ++p;
   while (p < e && buf[p] !== SPACE) p++;
-  const loggerEnd = p;
-  return { pidEnd, levelByte: buf[levelStart] ?? 0, loggerStart, loggerEnd, restStart: p < e ? p + 1 : -1 };
+  out.loggerEnd = p;
+  out.restStart = p < e ? p + 1 : -1;
+  return true;
 }
 
 const instanceTag = Buffer.from("[instance: ");
@@ -221,6 +230,7 @@ export class RecordAssembler {
   format: FormatName | null = null;
   private current: PendingRecord | null = null;
   private readonly record = new PendingRecord();
+  private readonly header = new OsloHeader();
   /** oslo: the open record's "ts pid" and logger bytes, to recognise its traceback lines (offsets into headBuf). */
   private headBuf: Buffer = Buffer.alloc(0);
   private headKeyStart = 0;
@@ -271,7 +281,7 @@ export class RecordAssembler {
       if (oslo) {
         // The header is read once per line: it decides whether the line opens a record, and what that record is.
         const timed = startsWithIsoTime(buf, s, e);
-        const lineHeader = timed ? readOsloHeader(buf, s, e) : null;
+        const lineHeader = timed && readOsloHeader(buf, s, e, this.header) ? this.header : null;
         opens = this.osloOpens(buf, s, e, timed, lineHeader);
         if (opens) {
           header = lineHeader;
@@ -369,7 +379,8 @@ export class RecordAssembler {
     // Same "ts pid" and logger, and no context bracket: a traceback line of the open record.
     const key = this.headBuf;
     const k = this.headKeyStart;
-    for (let j = 0; j < keyLength; j++) if (buf[s + j] !== key[k + j]) return true;
+    // Backwards: the milliseconds, just before the pid, differ first between two records.
+    for (let j = keyLength - 1; j >= 0; j--) if (buf[s + j] !== key[k + j]) return true;
     if (!header || header.pidEnd - s !== keyLength || header.loggerEnd - header.loggerStart !== this.headLoggerLength) return true;
     const l = this.headLoggerStart;
     for (let j = 0; j < this.headLoggerLength; j++) if (buf[header.loggerStart + j] !== key[l + j]) return true;
