@@ -73,8 +73,8 @@ export function removeSpools(): void {
   for (const file of spools) rmSync(file, { force: true });
   spools.clear();
 }
-/** One re-read checkpoint per this many bytes: 16 bytes of memory per 16 KiB of log (1 MB per GiB). */
-const checkpointBytes = 16 << 10;
+/** One re-read checkpoint per this many bytes: 16 bytes of memory per 8 KiB of log (2 MB per GiB). */
+const checkpointBytes = 8 << 10;
 
 /** Raised when there is nothing to scan at all: every input was missing or unreadable. */
 export class NoInputError extends Error {}

@@ -74,15 +74,17 @@ function requestLost(input: CorrelationInput): CollectedFinding[] {
   if (creations.length === 0) return [];
   const wanted = new Set<number>();
   for (const r of creations) for (const id of r.requestIds) wanted.add(hashOfId(id));
-  const seenIn = input.index.sourcesByHash(wanted);
   const downstream = (i: number) => /scheduler|conductor|compute/.test(input.sources[i]?.component ?? "");
+  const reachedDownstream = input.index.presentIn(wanted, downstream);
+  // Only a capture whose downstream logs go on after the request can say it was lost.
+  let downstreamEnd = -Infinity;
+  input.sources.forEach((s, i) => {
+    if (downstream(i) && s.lastTime !== null) downstreamEnd = Math.max(downstreamEnd, s.lastTime);
+  });
   const out: CollectedFinding[] = [];
   for (const r of creations) {
-    const reached = r.requestIds.some((id) => [...(seenIn.get(hashOfId(id)) ?? [])].some(downstream));
-    if (reached || r.time === null) continue;
-    // Only a capture whose downstream logs go on after the request can say it was lost.
-    const covered = input.sources.some((s, i) => downstream(i) && s.lastTime !== null && s.lastTime >= (r.time as number) + coverMs);
-    if (!covered) continue;
+    const reached = r.requestIds.some((id) => reachedDownstream.has(hashOfId(id)));
+    if (reached || r.time === null || downstreamEnd < r.time + coverMs) continue;
     out.push(
       make(input, "request-lost", { component: r.component, host: r.host, path: r.path, line: r.line, timestamp: r.timestamp, message: `"${r.method} ${r.url}" status: ${r.status}`, requestIds: r.requestIds, instanceIds: [], fields: { method: r.method, url: r.url, status: String(r.status) } }, r.time, r.sourceIndex),
     );

@@ -3,6 +3,16 @@
 const blockEntries = 1 << 16;
 
 /**
+ * One bit per value of a hash's low 20 bits: it turns away almost every entry before the Set is
+ * asked, since the index holds millions of entries and the wanted a few thousand.
+ */
+function bitmapOf(wanted: Set<number>): Uint32Array {
+  const bitmap = new Uint32Array(1 << 15);
+  for (const h of wanted) bitmap[(h >>> 5) & 0x7fff] = (bitmap[(h >>> 5) & 0x7fff] as number) | (1 << (h & 31));
+  return bitmap;
+}
+
+/**
  * 8 bytes per indexed id (a u32 hash and a u32 line) in append-only blocks, and one (entry, source)
  * pair each time the source changes, since a file's entries arrive together; no strings (perf.md §2.5).
  * Hashes are the first 32 bits of the id; the resolve pass re-reads the lines and checks the full id,
@@ -74,13 +84,9 @@ export class IdIndex {
     return this.hashes.length * blockEntries * 8 + this.runs.length * 8;
   }
 
-  /**
-   * Visits the entries whose hash is wanted, in order, with their source. A bitmap of the wanted hashes
-   * turns away almost every entry before the Set is asked: the index holds millions, the wanted a few thousand.
-   */
+  /** Visits the entries whose hash is wanted, in order, with their source. */
   private eachWanted(wanted: Set<number>, visit: (hash: number, source: number, line: number) => void): void {
-    const bitmap = new Uint32Array(1 << 15);
-    for (const h of wanted) bitmap[(h >>> 5) & 0x7fff] = (bitmap[(h >>> 5) & 0x7fff] as number) | (1 << (h & 31));
+    const bitmap = bitmapOf(wanted);
     let run = 0;
     let nextRunAt = this.runs[2] ?? Infinity;
     for (let b = 0, entry = 0; b < this.hashes.length; b++) {
@@ -137,14 +143,20 @@ export class IdIndex {
     return out;
   }
 
-  /** For each wanted hash, the sources that hold it (request-lost asks which components saw a request). */
-  sourcesByHash(wanted: Set<number>): Map<number, Set<number>> {
-    const out = new Map<number, Set<number>>();
-    this.eachWanted(wanted, (hash, source) => {
-      let set = out.get(hash);
-      if (!set) out.set(hash, (set = new Set()));
-      set.add(source);
-    });
-    return out;
+  /** The wanted hashes that occur in the accepted sources (request-lost asks which requests reached a downstream service). */
+  presentIn(wanted: Set<number>, accept: (source: number) => boolean): Set<number> {
+    const found = new Set<number>();
+    const bitmap = bitmapOf(wanted);
+    // Entries come in runs of one source: a run of a source not asked about is skipped whole.
+    for (let r = 0; r < this.runs.length; r += 2) {
+      if (!accept(this.runs[r + 1] as number)) continue;
+      const end = this.runs[r + 2] ?? this.size;
+      for (let entry = this.runs[r] as number; entry < end; entry++) {
+        const hash = (this.hashes[entry >>> 16] as Uint32Array)[entry & 0xffff] as number;
+        if (((bitmap[(hash >>> 5) & 0x7fff] as number) & (1 << (hash & 31))) !== 0 && wanted.has(hash)) found.add(hash);
+      }
+    }
+    return found;
   }
+
 }

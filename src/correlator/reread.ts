@@ -51,7 +51,7 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
 }
 
 /** Past the next checkpoint, this much more is read: a related line needs only its first line, not its traceback. */
-const recordTailBytes = 4 << 10;
+const recordTailBytes = 2 << 10;
 
 /**
  * A plain file is read only between the checkpoints around the wanted lines (ranges next to each other
@@ -84,13 +84,22 @@ async function readAroundCheckpoints(info: SourceInfo, sourceIndex: number, line
     if (error instanceof InputError) return;
     throw error;
   }
+  // One reader for all the ranges of the file: a splitter per range cost more than its reading.
+  const reader = recordReader(info, sourceIndex, lines, domains, out, 0);
   try {
     for (const range of ranges) {
       if (out.length >= maxRecords) return;
       const startLine = cps[range.first * 2] as number;
       const startOffset = cps[range.first * 2 + 1] as number;
       const endOffset = range.last + 1 < count ? (cps[(range.last + 1) * 2 + 1] as number) + recordTailBytes : Number.MAX_SAFE_INTEGER;
-      readRangeRecords(info, sourceIndex, lines, domains, out, file.read(startOffset, endOffset), startLine - 1);
+      reader.restart(startLine - 1, startOffset);
+      try {
+        for (const chunk of file.read(startOffset, endOffset)) reader.push(chunk);
+      } catch (error) {
+        // The first pass already reported this file; keep whatever was read.
+        if (!(error instanceof InputError)) throw error;
+      }
+      reader.end();
     }
   } finally {
     file.close();
@@ -108,19 +117,8 @@ async function readSourceRecords(info: SourceInfo, sourceIndex: number, lines: S
   reader.end();
 }
 
-/** The same, for a range of a plain file read synchronously from the checkpoint before `startLine + 1`. */
-function readRangeRecords(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], chunks: Iterable<Buffer>, startLine: number): void {
-  const reader = recordReader(info, sourceIndex, lines, domains, out, startLine);
-  try {
-    for (const chunk of chunks) reader.push(chunk);
-  } catch (error) {
-    if (!(error instanceof InputError)) throw error;
-  }
-  reader.end();
-}
-
 /** Frames pushed chunks and decodes the wanted lines' records into `out`. */
-function recordReader(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], startLine: number): { push(chunk: Buffer): void; end(): void } {
+function recordReader(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], startLine: number): { push(chunk: Buffer): void; end(): void; restart(startLine: number, startOffset: number): void } {
   const ctx: SourceContext = { path: info.displayPath, host: info.host, component: info.component, instanceId: null, referenceMs: info.captureTime ?? info.lastTime ?? Date.now() };
   const onPending = (pending: PendingRecord) => {
     const wanted = lines.has(pending.firstLine);
@@ -162,9 +160,13 @@ function recordReader(info: SourceInfo, sourceIndex: number, lines: Set<number>,
     },
     undefined,
     startLine,
+    0,
+    // The format is known; only QEMU logs are assembled, and they are read from their start.
+    !firstLineOnly,
   );
   return {
     push: (chunk) => splitter.push(chunk),
+    restart: (line, offset) => splitter.restart(line, offset),
     end() {
       splitter.end();
       assembler.end();

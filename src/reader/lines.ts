@@ -50,8 +50,23 @@ export class LineSplitter {
     startLine = 0,
     /** Absolute offset of the first byte fed. */
     private startOffset = 0,
+    /** Hold the first lines back for format detection; a re-read of a known source does not need it. */
+    private readonly holdsHead = true,
   ) {
     this.lineNumber = startLine;
+    if (!holdsHead) this.head = null;
+  }
+
+  /** Starts over at another place in the same source, after end(): the resolve pass reads ranges one after another. */
+  restart(startLine: number, startOffset: number): void {
+    this.carryLength = 0;
+    this.skippingLongLine = false;
+    this.lineNumber = startLine;
+    this.startOffset = startOffset;
+    this.bytes = 0;
+    this.head = this.holdsHead ? [] : null;
+    this.headLength = 0;
+    this.headNewlines = 0;
   }
 
   get lines(): number {
