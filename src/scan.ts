@@ -9,7 +9,6 @@ import { checkConfigFiles, type ConfigFile } from "./engine/config-check.js";
 import { resolveMemberLink, stripArchiveRoot, tarMembers } from "./reader/tar.js";
 import { FindingCollector, type CollectedFinding } from "./engine/findings.js";
 import { Engine } from "./engine/match.js";
-import { Hits } from "./engine/prefilter.js";
 import { UnmatchedErrors, type UnmatchedTemplate } from "./engine/unmatched.js";
 import { correlate, type SourceInfo } from "./correlator/correlate.js";
 import { IdIndex } from "./correlator/index.js";
@@ -111,7 +110,6 @@ interface ScanState {
   index: IdIndex;
   sources: SourceInfo[];
   options: ScanOptions;
-  hits: Hits;
   lines: number;
   bytes: number;
   truncatedLines: number;
@@ -224,14 +222,13 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
       for (let k = 0; k < pending.idCount; k++) state.index.add(pending.idHashes[k] as number, sourceIndex, pending.firstLine);
     }
   };
-  const assembler: RecordAssembler = new RecordAssembler(source.displayPath, onPending, isSevereText);
-  const prefilter = state.engine.prefilter;
+  const assembler: RecordAssembler = new RecordAssembler(source.displayPath, onPending, isSevereText, state.engine.prefilter);
   let lastCheckpoint = 0;
   info.checkpoints.push(1, 0);
   const seen: { compression?: Compression } = {};
   const splitter = new LineSplitter(
     {
-      lines(buf, starts, ends, count, firstLine, regionEnd, firstOffset) {
+      lines(buf, starts, ends, count, firstLine, firstOffset) {
         // Checkpoints (line, offset) let the resolve pass re-read a plain file around a line, not all of
         // it. They are taken inside the chunk: one per chunk would make every related line cost a MiB.
         const base = firstOffset - (starts[0] as number);
@@ -243,8 +240,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
             lastCheckpoint = offset;
           }
         }
-        prefilter.scan(buf, starts[0] ?? 0, regionEnd, state.hits);
-        assembler.lines(buf, starts, ends, count, firstLine, state.hits.positions, state.hits.ids, state.hits.count);
+        assembler.lines(buf, starts, ends, count, firstLine);
       },
     },
     state.options.maxLineBytes,
@@ -355,7 +351,6 @@ function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[]): S
     index: new IdIndex(),
     sources,
     options,
-    hits: new Hits(),
     lines: 0,
     bytes: 0,
     truncatedLines: 0,

@@ -28,14 +28,13 @@ interface TracedLine {
   order: number;
 }
 
-const noHits = new Int32Array(0);
 const maxPasses = 3;
 
 async function readSource(source: Source, stdinBuffer: Buffer[] | null, stdin: Readable | undefined, onPending: (p: PendingRecord, a: RecordAssembler) => void, given?: AsyncIterable<Buffer>): Promise<string | null> {
   const assembler: RecordAssembler = new RecordAssembler(source.displayPath, (p) => onPending(p, assembler), () => false);
   const splitter = new LineSplitter({
     lines(buf, starts, ends, count, firstLine) {
-      assembler.lines(buf, starts, ends, count, firstLine, noHits, noHits, 0);
+      assembler.lines(buf, starts, ends, count, firstLine);
     },
   });
   try {

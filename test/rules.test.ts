@@ -22,6 +22,24 @@ describe("the built-in pack", () => {
   });
 });
 
+describe("where the hints are looked for in oslo lines", () => {
+  const noValidHost = async (text: string) => (await scanText(`${text}\n`, "var/log/nova/nova-conductor.log", rules)).filter((f) => f.ruleId === "nova-no-valid-host").map((f) => f.line);
+  const head = "2024-03-12 10:15:40.027 2744 ERROR nova.conductor.manager";
+
+  it("finds a hint in a prefixed traceback line of the record", async () => {
+    const lines = [`${head} [req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27 - - - - -] Failed to schedule_and_build_instances`, `${head} Traceback (most recent call last):`, `${head} nova.exception.NoValidHost: No valid host was found. There are not enough hosts available.`];
+    expect(await noValidHost(lines.join("\n"))).toEqual([1]);
+  });
+
+  it("finds a hint right after a context bracket whose id is malformed and holds a ']'", async () => {
+    expect(await noValidHost(`${head} [req-5b9a6c1e-8d3f-4f61-9c2a-0e7b]No valid host was found. There are not enough hosts available. - - -] x`)).toEqual([1]);
+  });
+
+  it("does not take a hint from the header: rules see the message only", async () => {
+    expect(await noValidHost(`${head} [None req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27 No valid host was found - -] Scheduling`)).toEqual([]);
+  });
+});
+
 for (const rule of rules) {
   describe(rule.id, () => {
     if (rule.kind === "config") {

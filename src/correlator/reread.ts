@@ -17,7 +17,6 @@ export interface RelatedRecord {
 
 /** Beyond this many related records in all, the rest are not decoded (a busy instance has thousands). */
 const maxRecords = 50_000;
-const noHits = new Int32Array(0);
 
 export async function readRecordsAt(sources: SourceInfo[], positions: Map<number, Set<number>>, domains: Map<string, string> = new Map()): Promise<RelatedRecord[]> {
   const out: RelatedRecord[] = [];
@@ -147,7 +146,7 @@ function recordReader(info: SourceInfo, sourceIndex: number, lines: Set<number>,
     {
       lines(buf, starts, ends, count, firstLine) {
         if (!firstLineOnly) {
-          assembler.lines(buf, starts, ends, count, firstLine, noHits, noHits, 0);
+          assembler.lines(buf, starts, ends, count, firstLine);
           return;
         }
         for (let i = 0; i < count; i++) {

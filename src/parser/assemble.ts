@@ -1,4 +1,5 @@
 // Folds lines into records (tracebacks, qemu stderr, stack traces stay one record) while staying on bytes.
+import { Hits, type Prefilter } from "../engine/prefilter.js";
 import { detectFormat, isHeaderLine, type FormatName } from "./formats.js";
 
 /**
@@ -170,10 +171,15 @@ function opensContext(buf: Buffer, restStart: number, e: number): boolean {
 }
 
 
-/** Ids in an oslo context bracket ("[None req-…", "[req-G req-L …") and the "[instance: X]" after it. */
-function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: PendingRecord): void {
-  if (restStart < 0 || buf[restStart] !== 91) return;
+/**
+ * Ids in an oslo context bracket ("[None req-…", "[req-G req-L …") and the "[instance: X]" after it.
+ * Returns where the message can start: after the bracket, or `restStart` when there is none.
+ */
+function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: PendingRecord): number {
+  if (restStart < 0) return e;
+  if (buf[restStart] !== 91) return restStart;
   let p = restStart + 1;
+  let jumped = false;
   const limit = Math.min(e, restStart + 400);
   // Request ids are the bracket's first or second token ("[req-L …", "[None req-L …", "[req-G req-L …"):
   // look at two tokens, then jump to the closing bracket.
@@ -182,6 +188,7 @@ function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: Pendin
       const h = hashOfHex(buf, p + 4);
       if (h >= 0) record.addId(h);
       p += 40;
+      jumped = true;
     } else {
       while (p < limit && buf[p] !== SPACE && buf[p] !== 93) p++;
     }
@@ -199,6 +206,9 @@ function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: Pendin
     const h = hashOfHex(buf, restStart + instanceTag.length);
     if (h >= 0) record.addId(h);
   }
+  if (buf[p] !== 93) return restStart;
+  // A jump over a malformed id may have passed the bracket's first "]", where the message starts.
+  return jumped && buf.indexOf(93, restStart) !== p ? restStart : p + 1;
 }
 
 const textIdPattern = /\breq-([0-9a-f]{8})-|\[instance: ([0-9a-f]{8})-/g;
@@ -254,14 +264,18 @@ export class RecordAssembler {
   windows = 0;
   private readonly lastWindow = Buffer.alloc(15);
 
+  private readonly hits = new Hits();
+
   constructor(
     private readonly path: string,
     private readonly sink: RecordSink,
     private readonly isSevereText: (format: FormatName, line: string) => boolean,
+    /** Finds the rule hints in each record's bytes; without one, records carry no hits. */
+    private readonly prefilter: Prefilter | null = null,
   ) {}
 
-  /** Feeds a chunk's lines with the prefilter hits (sorted byte positions and their pattern ids). */
-  lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number, hitPos: Int32Array, hitPat: Int32Array, hitCount: number): void {
+  /** Feeds a chunk's lines (`starts[i]`..`ends[i]` is line `firstLine + i`). */
+  lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number): void {
     if (this.format === null) {
       const sample: string[] = [];
       for (let i = 0; i < Math.min(count, detectLines); i++) sample.push(buf.toString("latin1", starts[i], Math.min(ends[i] ?? 0, (starts[i] ?? 0) + 400)));
@@ -269,6 +283,17 @@ export class RecordAssembler {
     }
     const oslo = this.format === "oslo";
     const libvirt = this.format === "libvirt";
+    const prefilter = this.prefilter;
+    const hits = this.hits;
+    // Rules see an oslo record's message, never its header (time, pid, level, logger, context: up to
+    // half the bytes), so those lines are searched from where the message starts. Other formats are
+    // searched a chunk at a time.
+    const perLine = oslo && prefilter !== null;
+    if (prefilter && !perLine && count > 0) prefilter.scan(buf, starts[0] as number, ends[count - 1] as number, hits);
+    else hits.count = 0;
+    const hitPos = hits.positions;
+    const hitPat = hits.ids;
+    const hitCount = hits.count;
     let h = 0;
     for (let i = 0; i < count; i++) {
       const s = starts[i] as number;
@@ -277,11 +302,12 @@ export class RecordAssembler {
       let opens: boolean;
       let severe = false;
       let header: OsloHeader | null = null;
+      let lineHeader: OsloHeader | null = null;
       let text: string | null = null;
       if (oslo) {
         // The header is read once per line: it decides whether the line opens a record, and what that record is.
         const timed = startsWithIsoTime(buf, s, e);
-        const lineHeader = timed && readOsloHeader(buf, s, e, this.header) ? this.header : null;
+        lineHeader = timed && readOsloHeader(buf, s, e, this.header) ? this.header : null;
         opens = this.osloOpens(buf, s, e, timed, lineHeader);
         if (opens) {
           header = lineHeader;
@@ -304,16 +330,28 @@ export class RecordAssembler {
         }
       }
       let record = this.current;
+      // Where an oslo line's message starts: after the context bracket, or after the logger.
+      let messageStart = s;
       if (opens || record === null || record.lineCount >= maxRecordLines || record.bytes >= maxRecordBytes) {
         this.flush();
         record = this.record;
         record.reset(lineNo, severe);
-        if (header) osloHeaderIds(buf, header.restStart, e, record);
+        if (header) messageStart = osloHeaderIds(buf, header.restStart, e, record);
         else if (text !== null) textIds(text, record);
         this.current = record;
+      } else if (oslo && lineHeader !== null) {
+        messageStart = lineHeader.restStart < 0 ? e : lineHeader.restStart;
       }
       record.add(buf, starts, ends, i, lineNo);
-      if (h < hitCount) {
+      if (perLine) {
+        if (e - messageStart >= 3) {
+          prefilter.scan(buf, messageStart, e, hits);
+          for (let k = 0; k < hits.count; k++) {
+            const pat = hits.ids[k] as number;
+            if (!record.hits.includes(pat)) record.hits.push(pat);
+          }
+        }
+      } else if (h < hitCount) {
         while (h < hitCount && (hitPos[h] as number) < s) h++;
         while (h < hitCount && (hitPos[h] as number) <= e) {
           const pat = hitPat[h] as number;

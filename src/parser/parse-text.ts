@@ -5,7 +5,6 @@ import { RecordAssembler } from "./assemble.js";
 import { componentFromPath } from "./fields.js";
 import { buildRecord, type SourceContext } from "./record.js";
 
-const noHits = new Int32Array(0);
 
 export function parseRecords(input: string | Buffer, path: string, options: { host?: string | null; referenceMs?: number; maxLineBytes?: number; chunkBytes?: number } = {}): LogRecord[] {
   const records: LogRecord[] = [];
@@ -14,7 +13,7 @@ export function parseRecords(input: string | Buffer, path: string, options: { ho
   const splitter = new LineSplitter(
     {
       lines(buf, starts, ends, count, firstLine) {
-        assembler.lines(buf, starts, ends, count, firstLine, noHits, noHits, 0);
+        assembler.lines(buf, starts, ends, count, firstLine);
       },
     },
     options.maxLineBytes,

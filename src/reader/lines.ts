@@ -3,10 +3,10 @@
 /** Called once per chunk with every complete line in it; the buffer is reused after the call returns. */
 export interface ChunkSink {
   /**
-   * `starts[i]`..`ends[i]` are the bytes of line `firstLine + i` (no `\n`, no trailing `\r`, no leading NUL run).
-   * `regionEnd` bounds all of them, for prefilters that scan the whole region at once.
+   * `starts[i]`..`ends[i]` are the bytes of line `firstLine + i` (no `\n`, no trailing `\r`, no leading NUL run);
+   * `firstOffset` is where the first of them starts in the source.
    */
-  lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number, regionEnd: number, firstOffset: number): void;
+  lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number, firstOffset: number): void;
 }
 
 // Small to start: a directory of 20,000 one-line files must not allocate 512 KiB of index per file.
@@ -244,7 +244,7 @@ export class LineSplitter {
       s = nl + 1;
     }
     this.lineNumber += count;
-    if (count > 0) this.sink.lines(buf, this.starts, this.ends, count, firstLine, to, bufOffset + (this.starts[0] as number));
+    if (count > 0) this.sink.lines(buf, this.starts, this.ends, count, firstLine, bufOffset + (this.starts[0] as number));
   }
 
   private growIndex(): void {
