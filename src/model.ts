@@ -112,3 +112,13 @@ export interface RuleInfo {
   references: string[];
   layer: string;
 }
+
+/**
+ * A copy of `text` that does not keep alive the string it was cut from. V8 makes a substring of 13
+ * characters or more a view into its parent: an id kept from a decoded line keeps the whole line,
+ * and a finding's first line keeps the whole traceback (perf.md §2.3).
+ */
+export function detach(text: string): string {
+  return text.length < 13 ? text : Buffer.from(text, "utf8").toString("utf8");
+}
+

@@ -1,5 +1,5 @@
 // What the correlator notes while the scan runs: accepted API requests, domain names, error records.
-import type { LogRecord } from "../model.js";
+import { detach, type LogRecord } from "../model.js";
 import { hashOfId } from "../parser/assemble.js";
 import type { LogRule } from "../ruleset/rule.js";
 
@@ -67,9 +67,10 @@ export class Observations {
   add(ruleId: string, record: LogRecord, fields: Record<string, string>, sourceIndex: number): void {
     if (ruleId !== "_api-request") return;
     this.apiRequests.push({
-      requestIds: record.requestIds,
-      method: fields.method ?? "",
-      url: fields.url ?? "",
+      // Tens of thousands are kept: none may pin its decoded line.
+      requestIds: record.requestIds.map(detach),
+      method: detach(fields.method ?? ""),
+      url: detach(fields.url ?? ""),
       status: Number(fields.status),
       time: record.time,
       timestamp: record.timestamp,

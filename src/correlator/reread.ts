@@ -1,5 +1,5 @@
 // The resolve pass: reads again only the files and lines the index points at, and decodes those records.
-import type { LogRecord } from "../model.js";
+import { detach, type LogRecord } from "../model.js";
 import { PendingRecord, RecordAssembler } from "../parser/assemble.js";
 import { findDomainNames } from "../parser/fields.js";
 import { buildRecord, type SourceContext } from "../parser/record.js";
@@ -134,7 +134,9 @@ function recordReader(info: SourceInfo, sourceIndex: number, lines: Set<number>,
     });
     // Keep only what a related line shows: the record's full text would pin megabytes per busy instance.
     const first = record.message.length > 600 ? record.message.slice(0, 600) : record.message;
-    out.push({ record: { ...record, message: first.split("\n", 1)[0] ?? "", raw: "" }, sourceIndex, extraIds });
+    // Copies, so the thousands of related records held until the report do not pin their decoded lines.
+    const message = detach(first.split("\n", 1)[0] ?? "");
+    out.push({ record: { ...record, message, raw: "", requestIds: record.requestIds.map(detach), instanceIds: record.instanceIds.map(detach), logger: record.logger && detach(record.logger), component: record.component && detach(record.component) }, sourceIndex, extraIds });
   };
   const assembler: RecordAssembler = new RecordAssembler(info.displayPath, onPending, () => false);
   assembler.format = info.format;

@@ -1,5 +1,5 @@
 // Turns rule matches into findings, folding identical repeats into one finding with a count.
-import type { Finding, Language, LogRecord, Severity } from "../model.js";
+import { detach, type Finding, type Language, type LogRecord, type Severity } from "../model.js";
 import type { Rule } from "../ruleset/rule.js";
 
 /** What the correlator needs of a finding beyond the JSON contract. */
@@ -52,10 +52,11 @@ export class FindingCollector {
         path: record.path,
         line: record.line,
         timestamp: record.timestamp,
-        message,
-        requestIds: record.requestIds.slice(0, maxIdsPerFinding),
-        instanceIds: record.instanceIds.slice(0, maxIdsPerFinding),
-        fields,
+        // Copies: a finding lives to the end of the scan and must not pin its record's whole text.
+        message: detach(message),
+        requestIds: record.requestIds.slice(0, maxIdsPerFinding).map(detach),
+        instanceIds: record.instanceIds.slice(0, maxIdsPerFinding).map(detach),
+        fields: Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, detach(value)])),
         remediation: rule.remediation[this.language],
         references: rule.references,
       },
