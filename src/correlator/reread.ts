@@ -18,12 +18,17 @@ export interface RelatedRecord {
 /** Beyond this many related records in all, the rest are not decoded (a busy instance has thousands). */
 const maxRecords = 50_000;
 
+/** Compressed files re-inflated at once: each inflates on its own thread-pool thread. */
+const parallelInflates = 2;
+
 export async function readRecordsAt(sources: SourceInfo[], positions: Map<number, Set<number>>, domains: Map<string, string> = new Map()): Promise<RelatedRecord[]> {
-  const out: RelatedRecord[] = [];
+  // One list per source, joined in source order, so the result does not depend on which read ends first.
+  const perSource: RelatedRecord[][] = [];
   const archives = new Map<string, Map<string, number>>();
+  const inflating = new Set<Promise<void>>();
   for (const [sourceIndex] of [...positions.entries()].sort((a, b) => a[0] - b[0])) {
     const info = sources[sourceIndex];
-    if (!info || out.length >= maxRecords) continue;
+    if (!info) continue;
     if (info.archive) {
       const members = archives.get(info.archive.path) ?? new Map<string, number>();
       members.set(info.archive.member, sourceIndex);
@@ -31,22 +36,33 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
       continue;
     }
     const lines = positions.get(sourceIndex) as Set<number>;
-    if (info.plain && info.format !== "qemu" && info.checkpoints.length >= 2) await readAroundCheckpoints(info, sourceIndex, lines, domains, out);
-    else await readSourceRecords(info, sourceIndex, lines, domains, out, readFileChunks(info.absPath));
+    const out: RelatedRecord[] = [];
+    perSource.push(out);
+    if (info.plain && info.format !== "qemu" && info.checkpoints.length >= 2) {
+      await readAroundCheckpoints(info, sourceIndex, lines, domains, out);
+      continue;
+    }
+    // The first pass checked the checksum; this read only needs the lines.
+    const read = readSourceRecords(info, sourceIndex, lines, domains, out, readFileChunks(info.absPath, {}, false)).finally(() => inflating.delete(read));
+    inflating.add(read);
+    if (inflating.size >= parallelInflates) await Promise.race(inflating);
   }
+  await Promise.all(inflating);
   // One more streaming pass per tarball, decoding only the members that hold related lines.
   for (const [archive, members] of archives) {
     try {
       for await (const member of tarMembers(archive)) {
         const sourceIndex = members.get(member.name);
         if (sourceIndex === undefined || member.type !== "file") continue;
+        const out: RelatedRecord[] = [];
+        perSource.push(out);
         await readSourceRecords(sources[sourceIndex] as SourceInfo, sourceIndex, positions.get(sourceIndex) as Set<number>, domains, out, member.chunks());
       }
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
     }
   }
-  return out;
+  return perSource.flat().slice(0, maxRecords);
 }
 
 /** Past the next checkpoint, this much more is read: a related line needs only its first line, not its traceback. */
