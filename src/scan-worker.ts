@@ -3,11 +3,11 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { Language } from "./model.js";
 import { loadRules } from "./ruleset/load.js";
 import type { Source } from "./reader/inputs.js";
-import { scanAssigned, type RuleSource, type WorkerResult } from "./scan.js";
+import { scanAssigned, type RuleSource, type WorkerResult, type WorkQueue } from "./scan.js";
 
 interface Job {
   sources: Source[];
-  indices: number[];
+  queue: WorkQueue;
   ruleSource: RuleSource;
   language: Language;
   sinceMs?: number | null;
@@ -22,6 +22,6 @@ const rules = all.filter((r) => (!job.ruleSource.only?.length || job.ruleSource.
 const result: WorkerResult = await scanAssigned(
   { inputs: [], cwd: job.ruleSource.cwd, rules, language: job.language, sinceMs: job.sinceMs ?? null, untilMs: job.untilMs ?? null, sinceDurationMs: job.sinceDurationMs ?? null, ...(job.maxLineBytes ? { maxLineBytes: job.maxLineBytes } : {}) },
   job.sources,
-  job.indices,
+  job.queue,
 );
 parentPort?.postMessage(result, [result.index.hashes.buffer as ArrayBuffer, result.index.sources.buffer as ArrayBuffer, result.index.lines.buffer as ArrayBuffer]);

@@ -62,7 +62,7 @@ export interface ScanOptions {
   onProgress?: (progress: { files: number; totalFiles: number; bytes: number; totalBytes: number }) => void;
 }
 
-const minParallelBytes = 32 << 20;
+export const minParallelBytes = 32 << 20;
 /** A live pipe quiet this long has its last line judged. */
 const liveIdleMs = 250;
 
@@ -488,17 +488,35 @@ export interface WorkerResult {
   lines: number;
   bytes: number;
   truncatedLines: number;
-  skipped: { sourceIndex: number; entry: SkippedInput }[];
+  /** Skips and notices in the order the thread met them: replayed in file order once the results are merged. */
+  events: { sourceIndex: number; skip?: SkippedInput; notice?: { path: string; line: number; message: string } }[];
 }
 
-/** The worker side: scans the given sources (indexes into `sources`) into a fresh state. */
-export async function scanAssigned(options: ScanOptions, sources: Source[], assigned: number[]): Promise<WorkerResult> {
-  const state = newState(options, options.rules, sources.map((s) => sourceInfo(s)));
-  const skipped: WorkerResult["skipped"] = [];
-  for (const i of assigned) {
-    const before = state.skipped.length;
+/**
+ * The files of a parallel scan, largest first, and a shared counter: each thread (the main one
+ * too) takes the next file when it is done with one, so a slow file does not leave a core idle.
+ */
+export interface WorkQueue {
+  order: number[];
+  next: Int32Array;
+}
+
+export function takeNext(queue: WorkQueue): number | null {
+  const k = Atomics.add(queue.next, 0, 1);
+  return k < queue.order.length ? (queue.order[k] as number) : null;
+}
+
+/** One thread's share of a parallel scan: the files it takes from the queue, into a fresh state. */
+export async function scanAssigned(options: ScanOptions, sources: Source[], queue: WorkQueue): Promise<WorkerResult> {
+  const events: WorkerResult["events"] = [];
+  let current = -1;
+  const quiet = { onNotice: (notice: { path: string; line: number; message: string }) => events.push({ sourceIndex: current, notice }), onSkip: (skip: SkippedInput) => events.push({ sourceIndex: current, skip }) };
+  const state = newState({ ...options, ...quiet }, options.rules, sources.map((s) => sourceInfo(s)));
+  const assigned: number[] = [];
+  for (let i = takeNext(queue); i !== null; i = takeNext(queue)) {
+    assigned.push(i);
+    current = i;
     await scanSource(state, sources[i] as Source, i);
-    for (const entry of state.skipped.slice(before)) skipped.push({ sourceIndex: i, entry });
   }
   const o = state.observations;
   return {
@@ -510,39 +528,37 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], assi
     lines: state.lines,
     bytes: state.bytes,
     truncatedLines: state.truncatedLines,
-    skipped,
+    events,
   };
 }
 
-/** Spreads whole files over worker threads, largest first, then merges their results in file order. */
+/**
+ * Spreads whole files over the main thread and `jobs - 1` worker threads, which take them from one
+ * queue, largest first; the results are merged in file order, as one thread would have found them.
+ */
 async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[], jobs: number, ruleSource: RuleSource): Promise<void> {
-  const order = sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0));
-  const load = new Array<number>(jobs).fill(0);
-  const assigned: number[][] = Array.from({ length: jobs }, () => []);
-  for (const i of order) {
-    const lightest = load.indexOf(Math.min(...load));
-    (assigned[lightest] as number[]).push(i);
-    load[lightest] = (load[lightest] ?? 0) + (sizes[i] ?? 0) + 1;
-  }
+  const queue: WorkQueue = { order: sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b), next: new Int32Array(new SharedArrayBuffer(4)) };
   const { sinceMs, untilMs, sinceDurationMs, maxLineBytes, language } = state.options;
   const workerUrl = new URL("./scan-worker.js", import.meta.url);
-  const results = await Promise.all(
-    assigned.map(
-      (indices) =>
-        new Promise<WorkerResult>((resolve, reject) => {
-          // As the launcher does for the main thread: a small young generation, so garbage does not grow the heap.
-          const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, indices: indices.sort((a, b) => a - b), ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes } });
-          worker.once("message", (result: WorkerResult) => {
-            resolve(result);
-            void worker.terminate();
-          });
-          worker.once("error", reject);
-          worker.once("exit", (code) => {
-            if (code !== 0) reject(new Error(`scan worker exited with code ${code}`));
-          });
-        }),
-    ),
+  const workers = Array.from(
+    { length: jobs - 1 },
+    () =>
+      new Promise<WorkerResult>((resolve, reject) => {
+        // As the launcher does for the main thread: a small young generation, so garbage does not grow the heap.
+        const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, queue, ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes } });
+        worker.once("message", (result: WorkerResult) => {
+          resolve(result);
+          void worker.terminate();
+        });
+        worker.once("error", reject);
+        worker.once("exit", (code) => {
+          if (code !== 0) reject(new Error(`scan worker exited with code ${code}`));
+        });
+      }),
   );
+  // The main thread scans too, while the workers start; its share is merged like theirs.
+  const own = await scanAssigned({ ...state.options, onFinding: undefined, onProgress: undefined }, sources, queue);
+  const results = [own, ...(await Promise.all(workers))];
   const rulesById = new Map(state.options.rules.map((r) => [r.id, r]));
   const merged = results.flatMap((r) => r.findings).sort((a, b) => a.sourceIndex - b.sourceIndex || a.finding.line - b.finding.line);
   for (const f of merged) {
@@ -560,7 +576,14 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
     state.bytes += r.bytes;
     state.truncatedLines += r.truncatedLines;
   }
-  for (const { entry } of results.flatMap((r) => r.skipped).sort((a, b) => a.sourceIndex - b.sourceIndex)) skip(state, entry);
+  // In file order, as a single thread would have noted them: request-lost reports in this order.
+  const bySourceLine = (a: { sourceIndex: number; line: number }, b: { sourceIndex: number; line: number }) => a.sourceIndex - b.sourceIndex || a.line - b.line;
+  state.observations.apiRequests.sort(bySourceLine);
+  state.observations.domainMentions.sort(bySourceLine);
+  for (const event of results.flatMap((r) => r.events).sort((a, b) => a.sourceIndex - b.sourceIndex)) {
+    if (event.skip) skip(state, event.skip);
+    if (event.notice) state.options.onNotice?.(event.notice);
+  }
 }
 
 export async function scan(options: ScanOptions): Promise<ScanResult> {

@@ -7,6 +7,8 @@ interface Template {
   template: string;
   record: LogRecord;
   sourceIndex: number;
+  /** The file of the last sighting, to merge workers' templates in file order. */
+  lastSourceIndex: number;
   count: number;
   firstTimestamp: string | null;
   lastTimestamp: string | null;
@@ -63,7 +65,12 @@ export class UnmatchedErrors {
         existing.record = t.record;
         existing.sourceIndex = t.sourceIndex;
         existing.firstTimestamp = t.firstTimestamp;
-      } else if (t.lastTimestamp) existing.lastTimestamp = t.lastTimestamp;
+      }
+      // The last sighting is the one in the latest file, whichever worker came back first.
+      if (t.lastSourceIndex > existing.lastSourceIndex && t.lastTimestamp) {
+        existing.lastTimestamp = t.lastTimestamp;
+        existing.lastSourceIndex = t.lastSourceIndex;
+      }
     }
   }
 
@@ -73,11 +80,14 @@ export class UnmatchedErrors {
     const existing = this.templates.get(key);
     if (existing) {
       existing.count++;
-      if (record.timestamp) existing.lastTimestamp = record.timestamp;
+      if (record.timestamp) {
+        existing.lastTimestamp = record.timestamp;
+        existing.lastSourceIndex = sourceIndex;
+      }
       return;
     }
     if (this.templates.size >= maxTemplates) return;
-    this.templates.set(key, { template, record, sourceIndex, count: 1, firstTimestamp: record.timestamp, lastTimestamp: record.timestamp });
+    this.templates.set(key, { template, record, sourceIndex, lastSourceIndex: sourceIndex, count: 1, firstTimestamp: record.timestamp, lastTimestamp: record.timestamp });
   }
 
   /** The most frequent templates first, at most `limit`, as info findings. */
@@ -85,7 +95,8 @@ export class UnmatchedErrors {
     const all = [...this.templates.values()];
     // CRITICAL first (a service that died is never left out for being rare), then the most frequent.
     const rank = (t: Template) => (t.record.level === "CRITICAL" ? 0 : 1);
-    all.sort((a, b) => rank(a) - rank(b) || b.count - a.count);
+    // Ties go to the template seen first, as a single thread meets them, whatever order workers merged in.
+    all.sort((a, b) => rank(a) - rank(b) || b.count - a.count || a.sourceIndex - b.sourceIndex || a.record.line - b.record.line);
     return all.slice(0, limit).map((t) => ({
       finding: {
         id: "",
