@@ -1,5 +1,5 @@
 // Composes the stages: reader → parser → engine → correlator → redaction. Returns a ScanResult; never prints.
-import { closeSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
 import { tmpdir } from "node:os";
@@ -66,11 +66,20 @@ export const minParallelBytes = 32 << 20;
 /** A live pipe quiet this long has its last line judged. */
 const liveIdleMs = 250;
 
-/** Spool files of standard input, removed even when the process is ended early (Ctrl-C, a closed pipe). */
+/**
+ * Spool files of standard input, removed even when the process is ended early (Ctrl-C, kill, a closed
+ * pipe). Their names carry the pid, so the sweep at exit finds every one this process made.
+ */
 const spools = new Set<string>();
+const spoolPrefix = `cloudtriage-${process.pid}-`;
 export function removeSpools(): void {
   for (const file of spools) rmSync(file, { force: true });
   spools.clear();
+  try {
+    for (const name of readdirSync(tmpdir())) if (name.startsWith(spoolPrefix)) rmSync(path.join(tmpdir(), name), { force: true });
+  } catch {
+    // An unreadable temporary directory holds no spool of ours.
+  }
 }
 /** One re-read checkpoint per this many bytes: 16 bytes of memory per 8 KiB of log (2 MB per GiB). */
 const checkpointBytes = 8 << 10;
@@ -249,7 +258,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   let idle: ReturnType<typeof setTimeout> | null = null;
   if (source.kind === "stdin") {
     // Standard input cannot be read twice; a spool lets the correlator re-read related lines.
-    info.absPath = path.join(tmpdir(), `cloudtriage-stdin-${process.pid}-${Date.now()}.log`);
+    info.absPath = path.join(tmpdir(), `${spoolPrefix}${Date.now()}-stdin.log`);
     info.isSpool = true;
     spoolFd = openSync(info.absPath, "w", 0o600);
     spools.add(info.absPath);

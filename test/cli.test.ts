@@ -1,5 +1,7 @@
 // The command line as an operator meets it: exit codes, stdin, formats, colour, errors on stderr.
 import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeTree, runCli } from "./helpers/cli.js";
@@ -254,7 +256,11 @@ describe("the installed command", () => {
       setTimeout(() => child.stdin.write(conductor.split("\n")[1] + "\n"), 100);
     });
     expect(JSON.parse(line)).toMatchObject({ ruleId: "nova-no-valid-host", path: "-", line: 2 });
-    child.kill();
+    const closed = new Promise((resolve) => child.on("close", (code, signal) => resolve(code ?? signal)));
+    child.kill("SIGTERM");
+    expect(await closed).toBe(143);
+    // The copy of standard input kept for re-reading goes with the process.
+    expect(readdirSync(tmpdir()).filter((name) => name.startsWith(`cloudtriage-${child.pid}-`))).toEqual([]);
   });
 
   it("honours NO_COLOR over FORCE_COLOR, and --color over both", async () => {

@@ -11,11 +11,14 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-process.on("SIGINT", () => {
-  if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
-  removeSpools();
-  process.exit(130);
-});
+// Ctrl-C, kill, timeout(1), a closed terminal: the spools go, and the exit code says which signal.
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  process.on(signal, () => {
+    if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
+    removeSpools();
+    process.exit(code);
+  });
+}
 
 const code = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() });
 process.exitCode = code;
