@@ -24,4 +24,5 @@ const result: WorkerResult = await scanAssigned(
   job.sources,
   job.queue,
 );
-parentPort?.postMessage(result, [result.index.hashes.buffer as ArrayBuffer, result.index.sources.buffer as ArrayBuffer, result.index.lines.buffer as ArrayBuffer]);
+// The index blocks move to the main thread; nothing is copied.
+parentPort?.postMessage(result, [...result.index.hashes, ...result.index.lines].map((block) => block.buffer as ArrayBuffer));

@@ -11,7 +11,7 @@ import { FindingCollector, type CollectedFinding } from "./engine/findings.js";
 import { Engine } from "./engine/match.js";
 import { UnmatchedErrors, type UnmatchedTemplate } from "./engine/unmatched.js";
 import { correlate, type SourceInfo } from "./correlator/correlate.js";
-import { IdIndex } from "./correlator/index.js";
+import { IdIndex, type IndexBlocks } from "./correlator/index.js";
 import { Observations, observationRules } from "./correlator/observations.js";
 import type { Finding, Language, LogRecord, ScanResult, Severity, SkippedInput } from "./model.js";
 import { SEVERITIES } from "./model.js";
@@ -492,7 +492,7 @@ export interface WorkerResult {
   findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; scope: string[]; level: string | null }[];
   unmatched: UnmatchedTemplate[];
   observations: { apiRequests: Observations["apiRequests"]; domains: Map<string, string>; domainMentions: Observations["domainMentions"]; errorIdHashes: Set<number> };
-  index: { hashes: Uint32Array; sources: Uint32Array; lines: Uint32Array };
+  index: IndexBlocks;
   sources: { index: number; info: SourceInfo }[];
   lines: number;
   bytes: number;
@@ -567,6 +567,9 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
   );
   // The main thread scans too, while the workers start; its share is merged like theirs.
   const own = await scanAssigned({ ...state.options, onFinding: undefined, onProgress: undefined }, sources, queue);
+  // Its index goes in now, block by block, while the workers finish.
+  state.index.merge(own.index);
+  own.index = { hashes: [], lines: [], runs: [], size: 0 };
   const results = [own, ...(await Promise.all(workers))];
   const rulesById = new Map(state.options.rules.map((r) => [r.id, r]));
   const merged = results.flatMap((r) => r.findings).sort((a, b) => a.sourceIndex - b.sourceIndex || a.finding.line - b.finding.line);

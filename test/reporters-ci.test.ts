@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseXml, sarifValidator, type XmlElement } from "./helpers/ci-formats.js";
 import type { Finding, RuleInfo, ScanResult } from "../src/model.js";
 import type { ReportContext } from "../src/reporters/context.js";
+import { formatJson } from "../src/reporters/json.js";
 import { formatJunit } from "../src/reporters/junit.js";
 import { formatMarkdown } from "../src/reporters/markdown.js";
 import { fingerprint, formatSarif, FINGERPRINT_KEY } from "../src/reporters/sarif.js";
@@ -153,6 +154,22 @@ const CTX: ReportContext = {
   language: "en",
   inputs: ["sosreport-controller-0/"],
 };
+
+describe("formatJson", () => {
+  // Written a finding at a time; the text must still be exactly what JSON.stringify(report, null, 2) gives.
+  const canonical = (text: string) => `${JSON.stringify(JSON.parse(text), null, 2)}\n`;
+  const related = { path: "nova-api.log", line: 3, host: "controller-0", component: "nova-api", timestamp: "2024-03-12T14:00:59.001", level: "INFO", message: '10.0.0.5 "POST /v2.1/servers" status: 202' };
+  const empty: ScanResult = { ...RESULT, findings: [], incidents: [], summary: { ...RESULT.summary, findings: 0, incidents: 0, skipped: [] } };
+  const withRelated: ScanResult = { ...RESULT, findings: [{ ...NO_VALID_HOST, related: [related, { ...related, line: 4 }] }, UNMATCHED] };
+
+  for (const [name, result] of [["no findings", empty], ["findings, related lines and an incident", RESULT], ["related lines and a multi-line message", withRelated]] as const) {
+    it(`is JSON.stringify's two-space text, key order kept, with ${name}`, () => {
+      const text = formatJson(result);
+      expect(text).toBe(canonical(text));
+      expect(JSON.parse(text)).toMatchObject({ schemaVersion: 1, findings: result.findings.map((f) => ({ id: f.id, line: f.line, related: f.related })), incidents: result.incidents });
+    });
+  }
+});
 
 describe("formatSarif", () => {
   const validate = sarifValidator();

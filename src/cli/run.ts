@@ -1,5 +1,5 @@
 // commander → options → scan() → reporters → exit code. Takes its I/O as arguments so tests run it in-process.
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -72,21 +72,24 @@ function selectRules(rules: Rule[], only?: string, exclude?: string): Rule[] {
   return rules.filter((r) => (onlyIds.length === 0 || onlyIds.includes(r.id)) && !excludeIds.includes(r.id));
 }
 
-/** Reporters load on demand: a pipe that wants JSON should not pay for chalk, SARIF or XML escaping. */
-async function render(format: Format, result: ScanResult, ctx: ReportContext): Promise<string> {
+/**
+ * Reporters load on demand: a pipe that wants JSON should not pay for chalk, SARIF or XML escaping.
+ * JSON comes in pieces, so a big scan's report is never one string in memory.
+ */
+async function render(format: Format, result: ScanResult, ctx: ReportContext): Promise<Iterable<string>> {
   switch (format) {
     case "text":
-      return (await import("../reporters/text.js")).formatText(result, ctx);
+      return [(await import("../reporters/text.js")).formatText(result, ctx)];
     case "json":
-      return (await import("../reporters/json.js")).formatJson(result, ctx);
+      return (await import("../reporters/json.js")).jsonChunks(result);
     case "ndjson":
-      return result.findings.map(formatNdjsonFinding).join("");
+      return result.findings.map(formatNdjsonFinding);
     case "sarif":
-      return (await import("../reporters/sarif.js")).formatSarif(result, ctx);
+      return [(await import("../reporters/sarif.js")).formatSarif(result, ctx)];
     case "junit":
-      return (await import("../reporters/junit.js")).formatJunit(result, ctx);
+      return [(await import("../reporters/junit.js")).formatJunit(result, ctx)];
     case "markdown":
-      return (await import("../reporters/markdown.js")).formatMarkdown(result, ctx);
+      return [(await import("../reporters/markdown.js")).formatMarkdown(result, ctx)];
   }
 }
 
@@ -175,12 +178,17 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
     const streamed = new Set(["request-lost", "service-silent", "instance-error-without-cause", "unmatched-error"]);
     for (const f of result.findings) if (streamed.has(f.ruleId) || f.ruleId.startsWith("config-")) write(io, formatNdjsonFinding(f));
   } else {
-    write(io, await render(flags.format, result, ctx));
+    for (const piece of await render(flags.format, result, ctx)) write(io, piece);
   }
   for (const { format, file } of outputs) {
     const fileCtx = { ...ctx, colorLevel: 0 as const };
     try {
-      writeFileSync(path.resolve(io.cwd, file), await render(format, result, fileCtx));
+      const fd = openSync(path.resolve(io.cwd, file), "w");
+      try {
+        for (const piece of await render(format, result, fileCtx)) writeSync(fd, piece);
+      } finally {
+        closeSync(fd);
+      }
     } catch (error) {
       throw new UsageError(`cannot write ${format} report to ${file}: ${(error as NodeJS.ErrnoException).code === "ENOSPC" ? "no space left on device" : (error as Error).message}`);
     }

@@ -2,6 +2,15 @@
 
 const blockEntries = 1 << 16;
 
+/** An index's storage as it crosses from a worker thread: blocks of 2^16 entries, the last one partly used. */
+export interface IndexBlocks {
+  hashes: Uint32Array[];
+  lines: Uint32Array[];
+  /** Pairs (first entry, source), ascending by entry. */
+  runs: number[];
+  size: number;
+}
+
 /**
  * One bit per value of a hash's low 20 bits: it turns away almost every entry before the Set is
  * asked, since the index holds millions of entries and the wanted a few thousand.
@@ -44,39 +53,50 @@ export class IdIndex {
     this.size++;
   }
 
-  /** The columns, trimmed, for a worker to transfer to the main thread. */
-  export(): { hashes: Uint32Array; sources: Uint32Array; lines: Uint32Array } {
-    const take = (blocks: Uint32Array[]) => {
-      const out = new Uint32Array(this.size);
-      blocks.forEach((b, i) => out.set(i === blocks.length - 1 ? b.subarray(0, this.used) : b, i * blockEntries));
-      return out;
-    };
-    return { hashes: take(this.hashes), sources: this.sourceColumn(), lines: take(this.lines) };
+  /** The blocks themselves, for a worker to transfer to the main thread without a copy; the index is empty after. */
+  export(): IndexBlocks {
+    const out: IndexBlocks = { hashes: this.hashes, lines: this.lines, runs: this.runs, size: this.size };
+    this.hashes = [];
+    this.lines = [];
+    this.runs = [];
+    this.lastSource = -1;
+    this.used = blockEntries;
+    this.size = 0;
+    return out;
   }
 
-  merge(columns: { hashes: Uint32Array; sources: Uint32Array; lines: Uint32Array }): void {
-    const { hashes, sources, lines } = columns;
-    for (let i = 0; i < hashes.length; ) {
-      if (this.used === blockEntries) {
-        this.hashes.push(new Uint32Array(blockEntries));
-        this.lines.push(new Uint32Array(blockEntries));
-        this.used = 0;
+  /** Appends another index's entries, letting go of each of its blocks once copied. */
+  merge(other: IndexBlocks): void {
+    const { hashes, lines, runs, size } = other;
+    for (let r = 0; r < runs.length; r += 2) {
+      const source = runs[r + 1] as number;
+      const end = runs[r + 2] ?? size;
+      for (let i = runs[r] as number; i < end; ) {
+        if (this.used === blockEntries) {
+          this.hashes.push(new Uint32Array(blockEntries));
+          this.lines.push(new Uint32Array(blockEntries));
+          this.used = 0;
+        }
+        if (source !== this.lastSource) {
+          this.runs.push(this.size, source);
+          this.lastSource = source;
+        }
+        // Copy up to the end of the run, of the block read from, or of the block written to.
+        const from = i >>> 16;
+        const at = i & 0xffff;
+        const n = Math.min(end - i, blockEntries - at, blockEntries - this.used);
+        const b = this.hashes.length - 1;
+        (this.hashes[b] as Uint32Array).set((hashes[from] as Uint32Array).subarray(at, at + n), this.used);
+        (this.lines[b] as Uint32Array).set((lines[from] as Uint32Array).subarray(at, at + n), this.used);
+        this.used += n;
+        this.size += n;
+        i += n;
+        if ((i & 0xffff) === 0) {
+          // A source block fully copied is not needed any more.
+          (hashes as (Uint32Array | null)[])[from] = null;
+          (lines as (Uint32Array | null)[])[from] = null;
+        }
       }
-      // A worker's entries come in runs of one source: copy each run block by block, not entry by entry.
-      const source = sources[i] as number;
-      let runEnd = i + 1;
-      const limit = Math.min(hashes.length, i + blockEntries - this.used);
-      while (runEnd < limit && sources[runEnd] === source) runEnd++;
-      if (source !== this.lastSource) {
-        this.runs.push(this.size, source);
-        this.lastSource = source;
-      }
-      const b = this.hashes.length - 1;
-      (this.hashes[b] as Uint32Array).set(hashes.subarray(i, runEnd), this.used);
-      (this.lines[b] as Uint32Array).set(lines.subarray(i, runEnd), this.used);
-      this.used += runEnd - i;
-      this.size += runEnd - i;
-      i = runEnd;
     }
   }
 
@@ -105,12 +125,7 @@ export class IdIndex {
     }
   }
 
-  /** The source of every entry, in entry order (for export). */
-  private sourceColumn(): Uint32Array {
-    const out = new Uint32Array(this.size);
-    for (let r = 0; r < this.runs.length; r += 2) out.fill(this.runs[r + 1] as number, this.runs[r] as number, this.runs[r + 2] ?? this.size);
-    return out;
-  }
+
 
   /**
    * Every (source, line) whose hash is wanted, grouped by source, keeping for each id in each file its

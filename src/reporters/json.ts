@@ -29,8 +29,16 @@ function orderedIncident(i: Incident): Incident {
 }
 
 export function formatJson(result: ScanResult, _ctx?: ReportContext): string {
+  return [...jsonChunks(result)].join("");
+}
+
+/**
+ * The report as formatJson writes it, in pieces of one finding or incident each: the report of a big
+ * scan is tens of MB, and as one string (and one buffer to write it) it was the scan's peak of memory.
+ */
+export function* jsonChunks(result: ScanResult): Generator<string> {
   const s = result.summary;
-  const ordered = {
+  const head = {
     schemaVersion: 1,
     language: result.language,
     summary: {
@@ -44,10 +52,26 @@ export function formatJson(result: ScanResult, _ctx?: ReportContext): string {
       truncatedLines: s.truncatedLines,
       suppressed: s.suppressed,
     },
-    findings: result.findings.map(orderedFinding),
-    incidents: result.incidents.map(orderedIncident),
   };
-  return `${JSON.stringify(ordered, null, 2)}\n`;
+  // The same text as JSON.stringify(report, null, 2): the head without its closing "\n}", then the two lists.
+  yield `${JSON.stringify(head, null, 2).slice(0, -2)},\n  "findings": `;
+  yield* listChunks(result.findings.map(orderedFinding));
+  yield `,\n  "incidents": `;
+  yield* listChunks(result.incidents.map(orderedIncident));
+  yield "\n}\n";
+}
+
+/** A top-level list at JSON.stringify's two-space indent: its items sit four spaces in. */
+function* listChunks(items: object[]): Generator<string> {
+  if (items.length === 0) {
+    yield "[]";
+    return;
+  }
+  for (let i = 0; i < items.length; i++) {
+    // JSON escapes newlines inside strings, so every "\n" here is between tokens.
+    yield `${i === 0 ? "[\n" : ",\n"}    ${JSON.stringify(items[i], null, 2).replace(/\n/g, "\n    ")}`;
+  }
+  yield "\n  ]";
 }
 
 export function formatNdjsonFinding(finding: Finding): string {
