@@ -14,9 +14,9 @@ function scan(root: string, jobs: number): { code: number | null; stdout: string
 }
 
 describe("--jobs 2", () => {
-  it("gives the JSON, notices and skips of --jobs 1, byte for byte, on a tree big enough to be split", () => {
+  it("gives the JSON, notices and skips of --jobs 1, byte for byte, on a tree big enough to be scanned in parallel", () => {
     const root = makeTree({}, "ct-parallel-");
-    const gen = spawnSync(process.execPath, ["scripts/gen-logs.mjs", "--out", root, "--size", "40MiB", "--seed", "3", "--failure-every", "1MiB"], { encoding: "utf8" });
+    const gen = spawnSync(process.execPath, ["scripts/gen-logs.mjs", "--out", root, "--size", "200MiB", "--seed", "3", "--failure-every", "4MiB"], { encoding: "utf8" });
     expect(gen.status).toBe(0);
     // Files that make notices and skips, so their order after the merge is tested too.
     copyFileSync("fixtures/bad-input/invalid-utf8.log", path.join(root, "var/log/nova/nova-bad.log"));
