@@ -1,8 +1,16 @@
 // A compact cross-file index: for every record that carries an id, (id hash, line) in typed columns, by source.
 
-const blockEntries = 1 << 16;
+/**
+ * 2^23 entries: 32 MiB per column, the most glibc's moving mmap threshold can reach, so every block
+ * is a mapping of its own. Untouched pages cost no memory, and a block freed (a worker's, after the
+ * merge) goes back to the system. Smaller blocks came from the worker thread's malloc arena, and
+ * freed in the main thread they stayed there: 20 MB of a 2 GiB scan's peak.
+ */
+const blockBits = 23;
+const blockEntries = 1 << blockBits;
+const blockMask = blockEntries - 1;
 
-/** An index's storage as it crosses from a worker thread: blocks of 2^16 entries, the last one partly used. */
+/** An index's storage as it crosses from a worker thread: blocks of 2^23 entries, the last one partly used. */
 export interface IndexBlocks {
   hashes: Uint32Array[];
   lines: Uint32Array[];
@@ -82,8 +90,8 @@ export class IdIndex {
           this.lastSource = source;
         }
         // Copy up to the end of the run, of the block read from, or of the block written to.
-        const from = i >>> 16;
-        const at = i & 0xffff;
+        const from = i >>> blockBits;
+        const at = i & blockMask;
         const n = Math.min(end - i, blockEntries - at, blockEntries - this.used);
         const b = this.hashes.length - 1;
         (this.hashes[b] as Uint32Array).set((hashes[from] as Uint32Array).subarray(at, at + n), this.used);
@@ -91,17 +99,13 @@ export class IdIndex {
         this.used += n;
         this.size += n;
         i += n;
-        if ((i & 0xffff) === 0) {
+        if ((i & blockMask) === 0) {
           // A source block fully copied is not needed any more.
           (hashes as (Uint32Array | null)[])[from] = null;
           (lines as (Uint32Array | null)[])[from] = null;
         }
       }
     }
-  }
-
-  get bytes(): number {
-    return this.hashes.length * blockEntries * 8 + this.runs.length * 8;
   }
 
   /** Visits the entries whose hash is wanted, in order, with their source. */
@@ -167,7 +171,7 @@ export class IdIndex {
       if (!accept(this.runs[r + 1] as number)) continue;
       const end = this.runs[r + 2] ?? this.size;
       for (let entry = this.runs[r] as number; entry < end; entry++) {
-        const hash = (this.hashes[entry >>> 16] as Uint32Array)[entry & 0xffff] as number;
+        const hash = (this.hashes[entry >>> blockBits] as Uint32Array)[entry & blockMask] as number;
         if (((bitmap[(hash >>> 5) & 0x7fff] as number) & (1 << (hash & 31))) !== 0 && wanted.has(hash)) found.add(hash);
       }
     }
