@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Measures scan speed, memory, startup and live latency of cloudtriage against ripgrep; writes bench-out/bench.md.
 //
-//   node scripts/bench.mjs [--size 1GiB] [--runs 5] [--quick] [--out bench-out] [--seed 1] [--check]
+//   node scripts/bench.mjs [--size 1GiB] [--runs 5] [--quick] [--out bench-out] [--seed 1] [--check] [--floors FILE]
 //
 // --quick is 64 MiB and 3 runs (CI). --check exits 1 when a result misses its target by more than the
 // CI margin (a ratio below 0.8 of its target; RSS, startup or latency above 1.25 of the limit) or when a
-// scan missed an injected failure. Exit 2: the bench could not run (no rg, no GNU time, no build).
+// scan missed an injected failure. With --floors, the speed results are held to the floors in FILE
+// instead of the targets (same margins): the levels reached so far, so that a regression fails CI while
+// the targets are still out of reach. Exit 2: the bench could not run (no rg, no GNU time, no build).
 // Speed is a product feature measured here, never in a test.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -59,6 +61,7 @@ function readOptions(argv) {
       out: { type: "string", default: "bench-out" },
       seed: { type: "string", default: "1" },
       check: { type: "boolean", default: false },
+      floors: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -68,7 +71,17 @@ function readOptions(argv) {
   const seed = Number(values.seed);
   if (!Number.isInteger(runs) || runs < 1) throw new BenchError(`--runs takes a positive integer; got "${values.runs}"`);
   if (!Number.isInteger(seed) || seed < 0) throw new BenchError(`--seed takes a non-negative integer; got "${values.seed}"`);
-  return { size, runs, seed, quick: values.quick, check: values.check, out: path.resolve(values.out) };
+  let floors = null;
+  if (values.floors) {
+    try {
+      floors = JSON.parse(fs.readFileSync(values.floors, "utf8"));
+    } catch (error) {
+      throw new BenchError(`--floors ${values.floors}: ${error.message}`);
+    }
+    const unknown = Object.keys(floors).filter((k) => !k.startsWith("_") && !(k in targets));
+    if (unknown.length) throw new BenchError(`--floors ${values.floors}: unknown keys ${unknown.join(", ")}; known: ${Object.keys(targets).join(", ")}`);
+  }
+  return { size, runs, seed, quick: values.quick, check: values.check, floors, floorsFile: values.floors ?? null, out: path.resolve(values.out) };
 }
 
 const log = (text) => process.stderr.write(`bench: ${text}\n`);
@@ -421,7 +434,7 @@ function evaluate(value, target) {
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
   if (!opts) {
-    process.stdout.write("usage: node scripts/bench.mjs [--size 1GiB] [--runs 5] [--quick] [--out bench-out] [--seed 1] [--check]\n");
+    process.stdout.write("usage: node scripts/bench.mjs [--size 1GiB] [--runs 5] [--quick] [--out bench-out] [--seed 1] [--check] [--floors FILE]\n");
     return 0;
   }
   const env = preflight();
@@ -552,6 +565,7 @@ async function main() {
   lines.push("");
   lines.push("Targets (medians):", "");
   const failures = [];
+  const gate = [];
   for (const [key, target] of Object.entries(targets)) {
     const value = values[key];
     const e = evaluate(value, target);
@@ -561,8 +575,15 @@ async function main() {
     if (key === "rulesVsRg" && byKey["rg-j1"].median && byKey["rules-j1"].median) note += ` (${(byKey["rg-j1"].median / byKey["rules-j1"].median).toFixed(2)}× one-thread rg)`;
     const shown = value === null || !Number.isFinite(value) ? "–" : `${value.toFixed(target.unit === "×" ? 2 : target.unit === " s" ? 3 : 0)}${target.unit}`;
     lines.push(`- ${e.status} ${target.title}: ${shown}${note}`);
-    if (!e.ci) failures.push(`${target.title} (got ${shown}; CI limit ${target.kind === "min" ? "≥" : "≤"} ${+(target.goal * ciMargin[target.kind]).toFixed(3)}${target.unit})`);
+    const floor = opts.floors?.[key];
+    if (floor !== undefined) {
+      const limit = floor * ciMargin[target.kind];
+      const ok = value !== null && Number.isFinite(value) && (target.kind === "min" ? value >= limit : value <= limit);
+      gate.push(`- ${ok ? "PASS" : "FAIL"} ${key}: ${shown}, floor ${floor}${target.unit}, CI limit ${target.kind === "min" ? "≥" : "≤"} ${+limit.toFixed(3)}${target.unit}`);
+      if (!ok) failures.push(`${key} regressed (got ${shown}; floor ${floor}${target.unit}, CI limit ${+limit.toFixed(3)}${target.unit})`);
+    } else if (!e.ci) failures.push(`${target.title} (got ${shown}; CI limit ${target.kind === "min" ? "≥" : "≤"} ${+(target.goal * ciMargin[target.kind]).toFixed(3)}${target.unit})`);
   }
+  if (gate.length) lines.push("", `Regression gate (floors from ${opts.floorsFile}; a speed result fails below 0.8 of its floor, a limit above 1.25 of it):`, "", ...gate);
   lines.push("", "Injected failures found (rule id + path + line in the findings; a folded finding counts):", "");
   for (const c of checks) {
     const others = Object.entries(c.others).map(([id, n]) => `${id} ${n}`).join(", ");

@@ -202,7 +202,7 @@ function handleRecord(state: ScanState, source: Source, sourceIndex: number, ctx
   let matchedRule = false;
   for (const match of matches) {
     if (state.internal.has(match.rule.id)) {
-      state.observations.add(match.rule.id, record, match.fields, sourceIndex);
+      state.observations.add(match.rule.id, record, sourceIndex);
       continue;
     }
     matchedRule = true;
@@ -476,7 +476,6 @@ async function scanArchive(state: ScanState, archive: Source, archiveIndex: numb
     const info = state.sources[index] as SourceInfo;
     const renamed = display(link);
     for (const c of state.collector.findings) if (c.meta.sourceIndex === index) c.finding.path = renamed;
-    for (const r of state.observations.apiRequests) if (r.sourceIndex === index) r.path = renamed;
     info.displayPath = renamed;
   }
   for (let i = first; i < state.sources.length; i++) {
@@ -492,7 +491,6 @@ async function scanArchive(state: ScanState, archive: Source, archiveIndex: numb
     const info = state.sources[c.meta.sourceIndex] as SourceInfo;
     c.finding.host ??= info.host;
   }
-  for (const r of state.observations.apiRequests) if (r.sourceIndex >= first) r.host ??= state.sources[r.sourceIndex]?.host ?? null;
   for (const config of configs as (ConfigFile & { root?: string })[]) {
     if (config.sourceIndex === archiveIndex && config.root !== undefined) config.host ??= roots.get(config.root)?.host ?? null;
   }
@@ -514,7 +512,7 @@ function dropOlderThanCapture(state: ScanState, durationMs: number): void {
 export interface WorkerResult {
   findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; scope: string[]; level: string | null }[];
   unmatched: UnmatchedTemplate[];
-  observations: { apiRequests: Observations["apiRequests"]; domains: Map<string, string>; domainMentions: Observations["domainMentions"]; errorIdHashes: Set<number> };
+  observations: { apiRequests: Float64Array; domains: Map<string, string>; domainMentions: Observations["domainMentions"]; errorIdHashes: Set<number> };
   index: IndexBlocks;
   sources: { index: number; info: SourceInfo }[];
   lines: number;
@@ -554,7 +552,7 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], queu
   return {
     findings: state.collector.findings.map((c) => ({ finding: c.finding, ruleId: c.finding.ruleId, time: c.meta.time, sourceIndex: c.meta.sourceIndex, scope: c.meta.scope ?? [], level: c.meta.level ?? null })),
     unmatched: state.unmatched.export(),
-    observations: { apiRequests: o.apiRequests, domains: o.domains, domainMentions: o.domainMentions, errorIdHashes: o.errorIdHashes },
+    observations: { apiRequests: o.apiRequests.export(), domains: o.domains, domainMentions: o.domainMentions, errorIdHashes: o.errorIdHashes },
     index: state.index.export(),
     sources: assigned.map((i) => ({ index: i, info: state.sources[i] as SourceInfo })),
     lines: state.lines,
@@ -613,7 +611,7 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
   }
   // In file order, as a single thread would have noted them: request-lost reports in this order.
   const bySourceLine = (a: { sourceIndex: number; line: number }, b: { sourceIndex: number; line: number }) => a.sourceIndex - b.sourceIndex || a.line - b.line;
-  state.observations.apiRequests.sort(bySourceLine);
+  state.observations.apiRequests.sort();
   state.observations.domainMentions.sort(bySourceLine);
   for (const event of results.flatMap((r) => r.events).sort((a, b) => a.sourceIndex - b.sourceIndex)) {
     if (event.skip) skip(state, event.skip);

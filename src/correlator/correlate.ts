@@ -335,7 +335,7 @@ function summarise(root: CollectedFinding, members: CollectedFinding[]): string 
 
 export async function correlate(input: CorrelationInput): Promise<CorrelatedIncident[]> {
   attachInstanceIds(input);
-  for (const derived of derivedFindings(input)) input.findings.push(derived);
+  for (const derived of await derivedFindings(input)) input.findings.push(derived);
   const groups = groupIncidents(input);
   settleStandaloneSeverity(input, groups);
   await attachRelated(input, groups);

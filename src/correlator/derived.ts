@@ -3,6 +3,8 @@ import type { Language, Severity } from "../model.js";
 import type { CollectedFinding } from "../engine/findings.js";
 import { hashOfId } from "../parser/assemble.js";
 import type { CorrelationInput, SourceInfo } from "./correlate.js";
+import { apiCreationPattern } from "./observations.js";
+import { readRecordsAt } from "./reread.js";
 
 /** Causal edges of the built-in findings, as rule files declare theirs. */
 export const derivedExplains: Record<string, string[]> = {
@@ -69,11 +71,11 @@ function make(input: CorrelationInput, ruleId: string, finding: Omit<CollectedFi
   };
 }
 
-function requestLost(input: CorrelationInput): CollectedFinding[] {
-  const creations = input.observations.apiRequests.filter((r) => r.status === 202 && /\/servers$/.test(r.url) && r.requestIds.length > 0);
-  if (creations.length === 0) return [];
+async function requestLost(input: CorrelationInput): Promise<CollectedFinding[]> {
+  const requests = input.observations.apiRequests;
+  if (requests.length === 0) return [];
   const wanted = new Set<number>();
-  for (const r of creations) for (const id of r.requestIds) wanted.add(hashOfId(id));
+  for (let i = 0; i < requests.length; i++) for (const h of requests.get(i).idHashes) wanted.add(h);
   const downstream = (i: number) => /scheduler|conductor|compute/.test(input.sources[i]?.component ?? "");
   const reachedDownstream = input.index.presentIn(wanted, downstream);
   // Only a capture whose downstream logs go on after the request can say it was lost.
@@ -81,12 +83,31 @@ function requestLost(input: CorrelationInput): CollectedFinding[] {
   input.sources.forEach((s, i) => {
     if (downstream(i) && s.lastTime !== null) downstreamEnd = Math.max(downstreamEnd, s.lastTime);
   });
+  const lost: { time: number; sourceIndex: number; line: number }[] = [];
+  for (let i = 0; i < requests.length; i++) {
+    const r = requests.get(i);
+    if (r.idHashes.some((h) => reachedDownstream.has(h)) || r.time === null || downstreamEnd < r.time + coverMs) continue;
+    lost.push({ time: r.time, sourceIndex: r.sourceIndex, line: r.line });
+  }
+  if (lost.length === 0) return [];
+  // The requests were kept as numbers: their lines are read again for the text of the findings.
+  const positions = new Map<number, Set<number>>();
+  for (const r of lost) {
+    const lines = positions.get(r.sourceIndex) ?? new Set<number>();
+    lines.add(r.line);
+    positions.set(r.sourceIndex, lines);
+  }
+  const byPlace = new Map((await readRecordsAt(input.sources, positions)).map((r) => [`${r.sourceIndex}:${r.record.line}`, r.record]));
+  const creation = new RegExp(apiCreationPattern);
   const out: CollectedFinding[] = [];
-  for (const r of creations) {
-    const reached = r.requestIds.some((id) => reachedDownstream.has(hashOfId(id)));
-    if (reached || r.time === null || downstreamEnd < r.time + coverMs) continue;
+  for (const r of lost) {
+    const record = byPlace.get(`${r.sourceIndex}:${r.line}`);
+    const m = record ? creation.exec(record.message) : null;
+    if (!record || !m?.groups) continue;
+    const { method = "", url = "", status = "" } = m.groups;
+    const info = input.sources[r.sourceIndex] as SourceInfo;
     out.push(
-      make(input, "request-lost", { component: r.component, host: r.host, path: r.path, line: r.line, timestamp: r.timestamp, message: `"${r.method} ${r.url}" status: ${r.status}`, requestIds: r.requestIds, instanceIds: [], fields: { method: r.method, url: r.url, status: String(r.status) } }, r.time, r.sourceIndex),
+      make(input, "request-lost", { component: record.component, host: record.host ?? info.host, path: info.displayPath, line: r.line, timestamp: record.timestamp, message: `"${method} ${url}" status: ${status}`, requestIds: record.requestIds, instanceIds: [], fields: { method, url, status } }, r.time, r.sourceIndex),
     );
   }
   return out;
@@ -149,6 +170,6 @@ function instanceErrorWithoutCause(input: CorrelationInput): CollectedFinding[] 
   return out;
 }
 
-export function derivedFindings(input: CorrelationInput): CollectedFinding[] {
-  return [...requestLost(input), ...serviceSilent(input), ...instanceErrorWithoutCause(input)];
+export async function derivedFindings(input: CorrelationInput): Promise<CollectedFinding[]> {
+  return [...(await requestLost(input)), ...serviceSilent(input), ...instanceErrorWithoutCause(input)];
 }

@@ -1,21 +1,67 @@
 // What the correlator notes while the scan runs: accepted API requests, domain names, error records.
-import { detach, type LogRecord } from "../model.js";
+import type { LogRecord } from "../model.js";
 import { hashOfId } from "../parser/assemble.js";
 import type { LogRule } from "../ruleset/rule.js";
 
-export interface ApiRequest {
-  requestIds: string[];
-  method: string;
-  url: string;
-  status: number;
-  time: number | null;
-  timestamp: string | null;
-  sourceIndex: number;
-  path: string;
-  line: number;
-  host: string | null;
-  component: string | null;
+/** One slot per field of an accepted request: two id hashes (-1: none), its time (NaN: none), its file, its line. */
+const slots = 5;
+
+/**
+ * The server creations an API accepted, as numbers only. A busy API accepts tens of thousands, and
+ * as objects with their strings they were a quarter of a 2 GiB scan's memory; the few that
+ * request-lost reports are read again from their log for their text.
+ */
+export class ApiRequests {
+  private data = new Float64Array(slots * 1024);
+  length = 0;
+
+  add(idHashes: number[], time: number | null, sourceIndex: number, line: number): void {
+    if ((this.length + 1) * slots > this.data.length) {
+      const grown = new Float64Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    const at = this.length * slots;
+    this.data[at] = idHashes[0] ?? -1;
+    this.data[at + 1] = idHashes[1] ?? -1;
+    this.data[at + 2] = time ?? Number.NaN;
+    this.data[at + 3] = sourceIndex;
+    this.data[at + 4] = line;
+    this.length++;
+  }
+
+  /** Request `i`: its id hashes, time, file and line. */
+  get(i: number): { idHashes: number[]; time: number | null; sourceIndex: number; line: number } {
+    const at = i * slots;
+    const idHashes = [this.data[at] as number, this.data[at + 1] as number].filter((h) => h >= 0);
+    const time = this.data[at + 2] as number;
+    return { idHashes, time: Number.isNaN(time) ? null : time, sourceIndex: this.data[at + 3] as number, line: this.data[at + 4] as number };
+  }
+
+  /** The columns, trimmed, to cross from a worker thread. */
+  export(): Float64Array {
+    return this.data.slice(0, this.length * slots);
+  }
+
+  merge(columns: Float64Array): void {
+    for (let at = 0; at < columns.length; at += slots) {
+      this.add([columns[at] as number, columns[at + 1] as number].filter((h) => h >= 0), Number.isNaN(columns[at + 2]) ? null : (columns[at + 2] as number), columns[at + 3] as number, columns[at + 4] as number);
+    }
+  }
+
+  /** In file and line order, as one thread reads them (request-lost reports in this order). */
+  sort(): void {
+    const order = Array.from({ length: this.length }, (_, i) => i);
+    const d = this.data;
+    order.sort((a, b) => (d[a * slots + 3] as number) - (d[b * slots + 3] as number) || (d[a * slots + 4] as number) - (d[b * slots + 4] as number));
+    const sorted = new Float64Array(d.length);
+    order.forEach((from, to) => sorted.set(d.subarray(from * slots, from * slots + slots), to * slots));
+    this.data = sorted;
+  }
 }
+
+/** The line of an accepted server creation: nova ≥ Pike under uwsgi/httpd, or eventlet's with HTTP/1.1. */
+export const apiCreationPattern = String.raw`"(?<method>POST) (?<url>/v2(?:\.1)?/(?:[0-9a-f]{32}/)?servers)(?: HTTP/1\.[01])?" status: (?<status>202)`;
 
 function internalRule(id: string, hints: string[], pattern: string): LogRule {
   return {
@@ -43,12 +89,12 @@ export function observationRules(): LogRule[] {
   return [
     // nova ≥ Pike under uwsgi/httpd: '10.0.0.5 "POST /v2.1/servers" status: 202 len: …'; eventlet adds HTTP/1.1.
     // Only creations that the API accepted: the hints name the 202, so other requests are never decoded.
-    internalRule("_api-request", ['/servers" status: 202', "/servers HTTP/1.1\" status: 202", "/servers HTTP/1.0\" status: 202"], String.raw`"(?<method>POST) (?<url>/v2(?:\.1)?/(?:[0-9a-f]{32}/)?servers)(?: HTTP/1\.[01])?" status: (?<status>202)`),
+    internalRule("_api-request", ['/servers" status: 202', "/servers HTTP/1.1\" status: 202", "/servers HTTP/1.0\" status: 202"], apiCreationPattern),
   ];
 }
 
 export class Observations {
-  readonly apiRequests: ApiRequest[] = [];
+  readonly apiRequests = new ApiRequests();
   /** nova's domain names (instance-0000000a) and the UUIDs QEMU logs give them. */
   readonly domains = new Map<string, string>();
   /** Where libvirt lines name a domain, to index them under the UUID once it is known. */
@@ -56,31 +102,19 @@ export class Observations {
   /** Hashes of the ids that ERROR and CRITICAL records carry. */
   readonly errorIdHashes = new Set<number>();
 
-  merge(other: { apiRequests: ApiRequest[]; domains: Map<string, string>; domainMentions: { name: string; sourceIndex: number; line: number }[]; errorIdHashes: Set<number> }): void {
+  merge(other: { apiRequests: Float64Array; domains: Map<string, string>; domainMentions: { name: string; sourceIndex: number; line: number }[]; errorIdHashes: Set<number> }): void {
     // A worker may send hundreds of thousands of entries: no spread arguments, which blow the stack.
-    for (const r of other.apiRequests) this.apiRequests.push(r);
+    this.apiRequests.merge(other.apiRequests);
     for (const [name, uuid] of other.domains) this.noteDomain(name, uuid);
     for (const m of other.domainMentions) this.noteDomainMention(m.name, m.sourceIndex, m.line);
     for (const h of other.errorIdHashes) this.errorIdHashes.add(h);
   }
 
-  add(ruleId: string, record: LogRecord, fields: Record<string, string>, sourceIndex: number): void {
-    if (ruleId !== "_api-request") return;
-    this.apiRequests.push({
-      // Tens of thousands are kept: none may pin its decoded line.
-      requestIds: record.requestIds.map(detach),
-      method: detach(fields.method ?? ""),
-      url: detach(fields.url ?? ""),
-      status: Number(fields.status),
-      time: record.time,
-      timestamp: record.timestamp,
-      sourceIndex,
-      path: record.path,
-      line: record.line,
-      host: record.host,
-      component: record.component,
-    });
+  add(ruleId: string, record: LogRecord, sourceIndex: number): void {
+    if (ruleId !== "_api-request" || record.requestIds.length === 0) return;
+    this.apiRequests.add(record.requestIds.slice(0, 2).map(hashOfId), record.time, sourceIndex, record.line);
   }
+
 
   noteDomain(name: string, uuid: string): void {
     if (!this.domains.has(name)) this.domains.set(name, uuid);
