@@ -45,6 +45,16 @@ export class IdIndex {
   size = 0;
 
   add(hash: number, source: number, line: number): void {
+    this.makeRoom(source);
+    const b = this.hashes.length - 1;
+    (this.hashes[b] as Uint32Array)[this.used] = hash;
+    (this.lines[b] as Uint32Array)[this.used] = line;
+    this.used++;
+    this.size++;
+  }
+
+  /** A block with room for the next entry, and a run for its source. */
+  private makeRoom(source: number): void {
     if (this.used === blockEntries) {
       this.hashes.push(new Uint32Array(blockEntries));
       this.lines.push(new Uint32Array(blockEntries));
@@ -54,11 +64,6 @@ export class IdIndex {
       this.runs.push(this.size, source);
       this.lastSource = source;
     }
-    const b = this.hashes.length - 1;
-    (this.hashes[b] as Uint32Array)[this.used] = hash;
-    (this.lines[b] as Uint32Array)[this.used] = line;
-    this.used++;
-    this.size++;
   }
 
   /** The blocks themselves, for a worker to transfer to the main thread without a copy; the index is empty after. */
@@ -80,15 +85,7 @@ export class IdIndex {
       const source = runs[r + 1] as number;
       const end = runs[r + 2] ?? size;
       for (let i = runs[r] as number; i < end; ) {
-        if (this.used === blockEntries) {
-          this.hashes.push(new Uint32Array(blockEntries));
-          this.lines.push(new Uint32Array(blockEntries));
-          this.used = 0;
-        }
-        if (source !== this.lastSource) {
-          this.runs.push(this.size, source);
-          this.lastSource = source;
-        }
+        this.makeRoom(source);
         // Copy up to the end of the run, of the block read from, or of the block written to.
         const from = i >>> blockBits;
         const at = i & blockMask;
