@@ -185,9 +185,11 @@ function handleRecord(state: ScanState, source: Source, sourceIndex: number, ctx
     info.host = record.host;
   }
   if (format === "qemu") learnQemuDomain(state, ctx, record, info);
-  for (const id of [...record.requestIds, ...record.instanceIds]) {
-    const h = hashOfId(id);
-    if (h >= 0) state.index.add(h, sourceIndex, record.line);
+  if (state.options.correlate !== false) {
+    for (const id of [...record.requestIds, ...record.instanceIds]) {
+      const h = hashOfId(id);
+      if (h >= 0) state.index.add(h, sourceIndex, record.line);
+    }
   }
   if (record.time !== null) {
     info.firstTime ??= record.time;
@@ -246,11 +248,13 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     referenceMs: source.captureTime ?? source.mtimeMs ?? Date.now(),
   };
   info.component = ctx.component;
+  // Rules only (--no-correlate): nothing reads the index, so nothing goes into it.
+  const indexing = state.options.correlate !== false;
   const onPending = (pending: PendingRecord) => {
     const format = assembler.format ?? "generic";
     if (pending.hits.length > 0 || pending.severe || format === "qemu") {
       handleRecord(state, source, sourceIndex, ctx, pending, format);
-    } else {
+    } else if (indexing) {
       for (let k = 0; k < pending.idCount; k++) state.index.add(pending.idHashes[k] as number, sourceIndex, pending.firstLine);
     }
   };
