@@ -87,7 +87,8 @@ export class UnmatchedErrors {
       return;
     }
     if (this.templates.size >= maxTemplates) return;
-    this.templates.set(key, { template, record, sourceIndex, lastSourceIndex: sourceIndex, count: 1, firstTimestamp: record.timestamp, lastTimestamp: record.timestamp });
+    // A sighting without a time says nothing of when the template was last seen.
+    this.templates.set(key, { template, record, sourceIndex, lastSourceIndex: record.timestamp ? sourceIndex : -1, count: 1, firstTimestamp: record.timestamp, lastTimestamp: record.timestamp });
   }
 
   /** The most frequent templates first, at most `limit`, as info findings. */
