@@ -1,6 +1,7 @@
 // Composes the stages: reader → parser → engine → correlator → redaction. Returns a ScanResult; never prints.
 import { closeSync, openSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
 import { stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -12,7 +13,7 @@ import { Engine } from "./engine/match.js";
 import { UnmatchedErrors, type UnmatchedTemplate } from "./engine/unmatched.js";
 import { correlate, type SourceInfo } from "./correlator/correlate.js";
 import { IdIndex, type IndexBlocks } from "./correlator/index.js";
-import { Observations, observationRules } from "./correlator/observations.js";
+import { Observations, observationRules, type ApiRequestColumns } from "./correlator/observations.js";
 import type { Finding, Language, LogRecord, ScanResult, Severity, SkippedInput } from "./model.js";
 import { SEVERITIES } from "./model.js";
 import { RecordAssembler, hashOfId, type PendingRecord } from "./parser/assemble.js";
@@ -73,17 +74,26 @@ const liveIdleMs = 250;
 
 /**
  * Spool files of standard input, removed even when the process is ended early (Ctrl-C, kill, a closed
- * pipe). Their names carry the pid, so the sweep at exit finds every one this process made.
+ * pipe). Their names carry the pid and a random tag (containers sharing /tmp reuse pids), so the
+ * sweep at exit finds every one this process made and none of another's.
  */
 const spools = new Set<string>();
-const spoolPrefix = `cloudtriage-${process.pid}-`;
+const spoolPrefix = `cloudtriage-${process.pid}-${randomBytes(4).toString("hex")}-`;
 export function removeSpools(): void {
   for (const file of spools) rmSync(file, { force: true });
   spools.clear();
+  let names: string[] = [];
   try {
-    for (const name of readdirSync(tmpdir())) if (name.startsWith(spoolPrefix)) rmSync(path.join(tmpdir(), name), { force: true });
+    names = readdirSync(tmpdir()).filter((name) => name.startsWith(spoolPrefix));
   } catch {
     // An unreadable temporary directory holds no spool of ours.
+  }
+  for (const name of names) {
+    try {
+      rmSync(path.join(tmpdir(), name), { force: true });
+    } catch {
+      // Not a file of ours after all (a directory of that name): leave it.
+    }
   }
 }
 /** One re-read checkpoint per this many bytes: 16 bytes of memory per 8 KiB of log (2 MB per GiB). */
@@ -516,7 +526,7 @@ function dropOlderThanCapture(state: ScanState, durationMs: number): void {
 export interface WorkerResult {
   findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; scope: string[]; level: string | null }[];
   unmatched: UnmatchedTemplate[];
-  observations: { apiRequests: Float64Array; domains: Map<string, string>; domainMentions: Observations["domainMentions"]; errorIdHashes: Set<number> };
+  observations: { apiRequests: ApiRequestColumns; domains: Map<string, string>; domainMentions: Observations["domainMentions"]; errorIdHashes: Set<number> };
   index: IndexBlocks;
   sources: { index: number; info: SourceInfo }[];
   lines: number;
@@ -572,14 +582,16 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], queu
  */
 async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[], jobs: number, ruleSource: RuleSource): Promise<void> {
   const queue: WorkQueue = { order: sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b), next: new Int32Array(new SharedArrayBuffer(4)) };
-  const { sinceMs, untilMs, sinceDurationMs, maxLineBytes, language } = state.options;
+  const { sinceMs, untilMs, sinceDurationMs, maxLineBytes, language, correlate } = state.options;
   const workerUrl = new URL("./scan-worker.js", import.meta.url);
+  const started: Worker[] = [];
   const workers = Array.from(
     { length: jobs - 1 },
     () =>
       new Promise<WorkerResult>((resolve, reject) => {
         // As the launcher does for the main thread: a small young generation, so garbage does not grow the heap.
-        const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, queue, ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes } });
+        const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, queue, ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes, correlate } });
+        started.push(worker);
         worker.once("message", (result: WorkerResult) => {
           resolve(result);
           void worker.terminate();
@@ -590,12 +602,22 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
         });
       }),
   );
+  // Awaited only after the main thread's share, so a worker's failure must be held until then, not
+  // left an unhandled rejection that ends the process with no report.
+  const fromWorkers = Promise.all(workers);
+  fromWorkers.catch(() => {});
   // The main thread scans too, while the workers start; its share is merged like theirs.
-  const own = await scanAssigned({ ...state.options, onFinding: undefined, onProgress: undefined }, sources, queue);
+  let own: WorkerResult;
+  try {
+    own = await scanAssigned({ ...state.options, onFinding: undefined, onProgress: undefined }, sources, queue);
+  } catch (error) {
+    for (const worker of started) void worker.terminate();
+    throw error;
+  }
   // Its index goes in now, block by block, while the workers finish.
   state.index.merge(own.index);
   own.index = { hashes: [], lines: [], runs: [], size: 0 };
-  const results = [own, ...(await Promise.all(workers))];
+  const results = [own, ...(await fromWorkers)];
   const rulesById = new Map(state.options.rules.map((r) => [r.id, r]));
   const merged = results.flatMap((r) => r.findings).sort((a, b) => a.sourceIndex - b.sourceIndex || a.finding.line - b.finding.line);
   for (const f of merged) {

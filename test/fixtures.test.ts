@@ -1,5 +1,6 @@
 // Each fixture tree through the whole pipeline: the findings, lines, related lines and incidents a person wrote down.
-import { readdirSync, existsSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, truncateSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
@@ -106,5 +107,31 @@ describe("fixtures/journal-compute on standard input", () => {
     expect(code).toBe(expected.exitCode);
     const piped = (JSON.parse(stdout) as ScanResult).findings.map((f) => `${f.ruleId} ${f.path}:${f.line}`).sort();
     expect(piped).toEqual(expected.findings.map((f) => `${f.rule} -:${f.line}`).sort());
+  });
+});
+
+describe("a log that changes while it is scanned", () => {
+  it("still reports the lost request, with its id, when the API log is truncated before the resolve pass", async () => {
+    const tree = mkdtempSync(path.join(tmpdir(), "ct-rotated-"));
+    cpSync(path.join(root, "openstack-controller-compute"), tree, { recursive: true });
+    const api = path.join(tree, "controller-0/var/log/nova/nova-api.log");
+    let truncated = false;
+    const result = await scan({
+      inputs: [tree],
+      cwd: tree,
+      rules,
+      language: "en",
+      // logrotate's copytruncate, between the API log's scan and the end: the conductor is read after it.
+      onFinding: (f) => {
+        if (!truncated && f.path.endsWith("nova-conductor.log")) {
+          truncateSync(api, 0);
+          truncated = true;
+        }
+      },
+    });
+    expect(truncated).toBe(true);
+    const lost = result.findings.filter((f) => f.ruleId === "request-lost");
+    expect(lost.map((f) => [f.path, f.line, f.requestIds, f.component, f.host])).toEqual([["controller-0/var/log/nova/nova-api.log", 409, ["req-d5efc361-5d70-479b-a6b9-115be1211d11"], "nova-api", "controller-0"]]);
+    expect(lost[0]?.message).toContain("the line changed after the scan read it");
   });
 });

@@ -83,11 +83,11 @@ async function requestLost(input: CorrelationInput): Promise<CollectedFinding[]>
   input.sources.forEach((s, i) => {
     if (downstream(i) && s.lastTime !== null) downstreamEnd = Math.max(downstreamEnd, s.lastTime);
   });
-  const lost: { time: number; sourceIndex: number; line: number }[] = [];
+  const lost: { time: number; sourceIndex: number; line: number; idHash: number; firstId: string }[] = [];
   for (let i = 0; i < requests.length; i++) {
     const r = requests.get(i);
     if (r.idHashes.some((h) => reachedDownstream.has(h)) || r.time === null || downstreamEnd < r.time + coverMs) continue;
-    lost.push({ time: r.time, sourceIndex: r.sourceIndex, line: r.line });
+    lost.push({ time: r.time, sourceIndex: r.sourceIndex, line: r.line, idHash: r.idHashes[0] as number, firstId: r.firstId });
   }
   if (lost.length === 0) return [];
   // The requests were kept as numbers: their lines are read again for the text of the findings.
@@ -101,11 +101,16 @@ async function requestLost(input: CorrelationInput): Promise<CollectedFinding[]>
   const creation = new RegExp(apiCreationPattern);
   const out: CollectedFinding[] = [];
   for (const r of lost) {
-    const record = byPlace.get(`${r.sourceIndex}:${r.line}`);
-    const m = record ? creation.exec(record.message) : null;
-    if (!record || !m?.groups) continue;
-    const { method = "", url = "", status = "" } = m.groups;
     const info = input.sources[r.sourceIndex] as SourceInfo;
+    const record = byPlace.get(`${r.sourceIndex}:${r.line}`);
+    const m = record && record.requestIds.some((id) => hashOfId(id) === r.idHash) ? creation.exec(record.message) : null;
+    if (!record || !m?.groups) {
+      // The log changed after it was scanned (rotated, truncated): the request is still reported, with what was kept.
+      const timestamp = new Date(r.time).toISOString().replace(/Z$/, "");
+      out.push(make(input, "request-lost", { component: info.component, host: info.host, path: info.displayPath, line: r.line, timestamp, message: '"POST …/servers" status: 202 (the line changed after the scan read it)', requestIds: [r.firstId], instanceIds: [], fields: { method: "POST", url: "", status: "202" } }, r.time, r.sourceIndex));
+      continue;
+    }
+    const { method = "", url = "", status = "" } = m.groups;
     out.push(
       make(input, "request-lost", { component: record.component, host: record.host ?? info.host, path: info.displayPath, line: r.line, timestamp: record.timestamp, message: `"${method} ${url}" status: ${status}`, requestIds: record.requestIds, instanceIds: [], fields: { method, url, status } }, r.time, r.sourceIndex),
     );

@@ -1,5 +1,5 @@
 // What the correlator notes while the scan runs: accepted API requests, domain names, error records.
-import type { LogRecord } from "../model.js";
+import { detach, type LogRecord } from "../model.js";
 import { hashOfId } from "../parser/assemble.js";
 import type { LogRule } from "../ruleset/rule.js";
 
@@ -7,15 +7,17 @@ import type { LogRule } from "../ruleset/rule.js";
 const slots = 5;
 
 /**
- * The server creations an API accepted, as numbers only. A busy API accepts tens of thousands, and
- * as objects with their strings they were a quarter of a 2 GiB scan's memory; the few that
- * request-lost reports are read again from their log for their text.
+ * The server creations an API accepted, as numbers and their first request id. A busy API accepts
+ * tens of thousands, and as objects with all their strings they were a quarter of a 2 GiB scan's
+ * memory; the few that request-lost reports are read again from their log for the rest of their text.
  */
 export class ApiRequests {
   private data = new Float64Array(slots * 1024);
+  /** The first request id of each, so a finding keeps its id even if its line cannot be read again. */
+  private ids: string[] = [];
   length = 0;
 
-  add(idHashes: number[], time: number | null, sourceIndex: number, line: number): void {
+  add(idHashes: number[], time: number | null, sourceIndex: number, line: number, firstId: string): void {
     if ((this.length + 1) * slots > this.data.length) {
       const grown = new Float64Array(this.data.length * 2);
       grown.set(this.data);
@@ -27,25 +29,27 @@ export class ApiRequests {
     this.data[at + 2] = time ?? Number.NaN;
     this.data[at + 3] = sourceIndex;
     this.data[at + 4] = line;
+    this.ids.push(firstId);
     this.length++;
   }
 
   /** Request `i`: its id hashes, time, file and line. */
-  get(i: number): { idHashes: number[]; time: number | null; sourceIndex: number; line: number } {
+  get(i: number): { idHashes: number[]; time: number | null; sourceIndex: number; line: number; firstId: string } {
     const at = i * slots;
     const idHashes = [this.data[at] as number, this.data[at + 1] as number].filter((h) => h >= 0);
     const time = this.data[at + 2] as number;
-    return { idHashes, time: Number.isNaN(time) ? null : time, sourceIndex: this.data[at + 3] as number, line: this.data[at + 4] as number };
+    return { idHashes, time: Number.isNaN(time) ? null : time, sourceIndex: this.data[at + 3] as number, line: this.data[at + 4] as number, firstId: this.ids[i] as string };
   }
 
   /** The columns, trimmed, to cross from a worker thread. */
-  export(): Float64Array {
-    return this.data.slice(0, this.length * slots);
+  export(): ApiRequestColumns {
+    return { numbers: this.data.slice(0, this.length * slots), ids: this.ids };
   }
 
-  merge(columns: Float64Array): void {
-    for (let at = 0; at < columns.length; at += slots) {
-      this.add([columns[at] as number, columns[at + 1] as number].filter((h) => h >= 0), Number.isNaN(columns[at + 2]) ? null : (columns[at + 2] as number), columns[at + 3] as number, columns[at + 4] as number);
+  merge(columns: ApiRequestColumns): void {
+    const { numbers, ids } = columns;
+    for (let at = 0, i = 0; at < numbers.length; at += slots, i++) {
+      this.add([numbers[at] as number, numbers[at + 1] as number].filter((h) => h >= 0), Number.isNaN(numbers[at + 2]) ? null : (numbers[at + 2] as number), numbers[at + 3] as number, numbers[at + 4] as number, ids[i] as string);
     }
   }
 
@@ -57,7 +61,13 @@ export class ApiRequests {
     const sorted = new Float64Array(d.length);
     order.forEach((from, to) => sorted.set(d.subarray(from * slots, from * slots + slots), to * slots));
     this.data = sorted;
+    this.ids = order.map((from) => this.ids[from] as string);
   }
+}
+
+export interface ApiRequestColumns {
+  numbers: Float64Array;
+  ids: string[];
 }
 
 /** The line of an accepted server creation: nova ≥ Pike under uwsgi/httpd, or eventlet's with HTTP/1.1. */
@@ -102,7 +112,7 @@ export class Observations {
   /** Hashes of the ids that ERROR and CRITICAL records carry. */
   readonly errorIdHashes = new Set<number>();
 
-  merge(other: { apiRequests: Float64Array; domains: Map<string, string>; domainMentions: { name: string; sourceIndex: number; line: number }[]; errorIdHashes: Set<number> }): void {
+  merge(other: { apiRequests: ApiRequestColumns; domains: Map<string, string>; domainMentions: { name: string; sourceIndex: number; line: number }[]; errorIdHashes: Set<number> }): void {
     // A worker may send hundreds of thousands of entries: no spread arguments, which blow the stack.
     this.apiRequests.merge(other.apiRequests);
     for (const [name, uuid] of other.domains) this.noteDomain(name, uuid);
@@ -112,7 +122,7 @@ export class Observations {
 
   add(ruleId: string, record: LogRecord, sourceIndex: number): void {
     if (ruleId !== "_api-request" || record.requestIds.length === 0) return;
-    this.apiRequests.add(record.requestIds.slice(0, 2).map(hashOfId), record.time, sourceIndex, record.line);
+    this.apiRequests.add(record.requestIds.slice(0, 2).map(hashOfId), record.time, sourceIndex, record.line, detach(record.requestIds[0] as string));
   }
 
 
