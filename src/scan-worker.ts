@@ -14,13 +14,14 @@ interface Job {
   untilMs?: number | null;
   sinceDurationMs?: number | null;
   maxLineBytes?: number;
+  correlate?: boolean;
 }
 
 const job = workerData as Job;
 const all = loadRules(job.ruleSource.dirs, { cwd: job.ruleSource.cwd });
 const rules = all.filter((r) => (!job.ruleSource.only?.length || job.ruleSource.only.includes(r.id)) && !job.ruleSource.exclude?.includes(r.id));
 const result: WorkerResult = await scanAssigned(
-  { inputs: [], cwd: job.ruleSource.cwd, rules, language: job.language, sinceMs: job.sinceMs ?? null, untilMs: job.untilMs ?? null, sinceDurationMs: job.sinceDurationMs ?? null, ...(job.maxLineBytes ? { maxLineBytes: job.maxLineBytes } : {}) },
+  { inputs: [], cwd: job.ruleSource.cwd, rules, language: job.language, sinceMs: job.sinceMs ?? null, untilMs: job.untilMs ?? null, sinceDurationMs: job.sinceDurationMs ?? null, correlate: job.correlate ?? true, ...(job.maxLineBytes ? { maxLineBytes: job.maxLineBytes } : {}) },
   job.sources,
   job.queue,
 );

@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { minParallelBytes } from "../src/scan.js";
 import { makeTree } from "./helpers/cli.js";
 
@@ -14,10 +14,14 @@ function scan(root: string, jobs: number): { code: number | null; stdout: string
 }
 
 describe("--jobs 2", () => {
-  it("gives the JSON, notices and skips of --jobs 1, byte for byte, on a tree big enough to be scanned in parallel", () => {
-    const root = makeTree({}, "ct-parallel-");
+  let root = "";
+  beforeAll(() => {
+    root = makeTree({}, "ct-parallel-");
     const gen = spawnSync(process.execPath, ["scripts/gen-logs.mjs", "--out", root, "--size", "200MiB", "--seed", "3", "--failure-every", "4MiB"], { encoding: "utf8" });
     expect(gen.status).toBe(0);
+  }, 60_000);
+
+  it("gives the JSON, notices and skips of --jobs 1, byte for byte, on a tree big enough to be scanned in parallel", () => {
     // Files that make notices and skips, so their order after the merge is tested too.
     copyFileSync("fixtures/bad-input/invalid-utf8.log", path.join(root, "var/log/nova/nova-bad.log"));
     copyFileSync("fixtures/bad-input/truncated.log.gz", path.join(root, "var/log/nova/nova-old.log.1.gz"));
@@ -41,5 +45,14 @@ describe("--jobs 2", () => {
     expect(result.incidents.length).toBeGreaterThan(0);
     expect(one.stderr).toMatch(/nova-bad\.log:\d+: invalid UTF-8/);
     expect(one.stderr).toMatch(/nova-old\.log\.1\.gz: truncated gzip stream/);
+  }, 60_000);
+
+  it("fails the scan with the worker's error when a worker cannot start, instead of ending the process", async () => {
+    // The built module, as the installed command runs it: its workers are dist/scan-worker.js.
+    const { scan: scanTree } = (await import(path.resolve("dist/scan.js"))) as typeof import("../src/scan.js");
+    const { loadRules } = (await import(path.resolve("dist/ruleset/load.js"))) as typeof import("../src/ruleset/load.js");
+    const missing = path.join(root, "no-such-rules");
+    const scanning = scanTree({ inputs: [path.join(root, "var/log")], cwd: root, rules: loadRules(), language: "en", jobs: 2, ruleSource: { dirs: [missing], cwd: root } });
+    await expect(scanning).rejects.toThrow(/no-such-rules/);
   }, 60_000);
 });
