@@ -1,5 +1,5 @@
 // Composes the stages: reader → parser → engine → correlator → redaction. Returns a ScanResult; never prints.
-import { closeSync, openSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { Worker } from "node:worker_threads";
@@ -22,7 +22,7 @@ import { parseHead, type FormatName } from "./parser/formats.js";
 import { buildRecord, type SourceContext } from "./parser/record.js";
 import { collectInputs, isConfigPath, isLogPath, rotationKey, zstackBundleHost, type Source } from "./reader/inputs.js";
 import { LineSplitter } from "./reader/lines.js";
-import { InputError, readConfigText, readFileChunks, readStreamChunks, type Compression } from "./reader/open.js";
+import { InputError, readConfigText, readFileChunks, readStreamChunks, textSize, type Compression } from "./reader/open.js";
 import { redactResult } from "./redact/redact.js";
 import type { LogRule, Rule } from "./ruleset/rule.js";
 
@@ -74,48 +74,18 @@ const liveIdleMs = 250;
 
 /**
  * Spool files of standard input, removed even when the process is ended early (Ctrl-C, kill, a closed
- * pipe). Their names carry the pid and a random tag (containers sharing /tmp reuse pids), so the
- * sweep at exit finds every one this process made and none of another's.
+ * pipe). Only the main thread makes them. Their names carry the pid and a random tag, since
+ * containers that share /tmp reuse pids.
  */
 const spools = new Set<string>();
 const spoolPrefix = `cloudtriage-${process.pid}-${randomBytes(4).toString("hex")}-`;
 export function removeSpools(): void {
   for (const file of spools) rmSync(file, { force: true });
   spools.clear();
-  let names: string[] = [];
-  try {
-    names = readdirSync(tmpdir()).filter((name) => name.startsWith(spoolPrefix));
-  } catch {
-    // An unreadable temporary directory holds no spool of ours.
-  }
-  for (const name of names) {
-    try {
-      rmSync(path.join(tmpdir(), name), { force: true });
-    } catch {
-      // Not a file of ours after all (a directory of that name): leave it.
-    }
-  }
 }
 /** One re-read checkpoint per this many bytes: 16 bytes of memory per 8 KiB of log (2 MB per GiB). */
 const checkpointBytes = 8 << 10;
 
-/** A gzip file's inflated size from its trailer (of its last member, modulo 4 GiB), or the file size. */
-function inflatedSize(file: string, size: number): number {
-  if (size < 18) return size;
-  let fd: number | null = null;
-  try {
-    fd = openSync(file, "r");
-    const head = Buffer.alloc(4);
-    readSync(fd, head, 0, 2, 0);
-    if (head[0] !== 0x1f || head[1] !== 0x8b) return size;
-    readSync(fd, head, 0, 4, size - 4);
-    return Math.max(size, head.readUInt32LE(0));
-  } catch {
-    return size;
-  } finally {
-    if (fd !== null) closeSync(fd);
-  }
-}
 
 /** Raised when there is nothing to scan at all: every input was missing or unreadable. */
 export class NoInputError extends Error {}
@@ -663,10 +633,10 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     const sizes = await Promise.all(collected.sources.map(async (s) => (s.kind === "stdin" ? 0 : ((await stat(s.absPath).catch(() => null))?.size ?? 0))));
     const totalBytes = sizes.reduce((a, b) => a + b, 0);
     state.totalBytes = totalBytes;
-    // The work is the text to scan: a gzip file says its inflated size in its last four bytes.
-    const work = collected.sources.map((s, i) => (s.kind === "file" ? inflatedSize(s.absPath, sizes[i] ?? 0) : (sizes[i] ?? 0)));
-    // Small scans stay on the main thread (see minParallelBytes).
-    if (jobs > 1 && options.ruleSource && work.reduce((a, b) => a + b, 0) >= minParallelBytes && !collected.sources.some((s) => s.kind === "stdin" || s.kind === "archive")) {
+    const parallel = jobs > 1 && options.ruleSource && !collected.sources.some((s) => s.kind === "stdin" || s.kind === "archive");
+    // The work is the text to scan, so a gzip file counts by its inflated size; small scans stay on the main thread.
+    const work = parallel ? collected.sources.map((s, i) => textSize(s.absPath, sizes[i] ?? 0)) : [];
+    if (parallel && options.ruleSource && work.reduce((a, b) => a + b, 0) >= minParallelBytes) {
       await scanInWorkers(state, collected.sources, work, jobs, options.ruleSource);
     } else {
       for (let i = 0; i < collected.sources.length; i++) {

@@ -47,10 +47,15 @@ export class ApiRequests {
   }
 
   merge(columns: ApiRequestColumns): void {
-    const { numbers, ids } = columns;
-    for (let at = 0, i = 0; at < numbers.length; at += slots, i++) {
-      this.add([numbers[at] as number, numbers[at + 1] as number].filter((h) => h >= 0), Number.isNaN(numbers[at + 2]) ? null : (numbers[at + 2] as number), numbers[at + 3] as number, numbers[at + 4] as number, ids[i] as string);
+    const needed = (this.length + columns.ids.length) * slots;
+    if (needed > this.data.length) {
+      const grown = new Float64Array(Math.max(needed, this.data.length * 2));
+      grown.set(this.data);
+      this.data = grown;
     }
+    this.data.set(columns.numbers, this.length * slots);
+    for (const id of columns.ids) this.ids.push(id);
+    this.length += columns.ids.length;
   }
 
   /** In file and line order, as one thread reads them (request-lost reports in this order). */
@@ -124,7 +129,6 @@ export class Observations {
     if (ruleId !== "_api-request" || record.requestIds.length === 0) return;
     this.apiRequests.add(record.requestIds.slice(0, 2).map(hashOfId), record.time, sourceIndex, record.line, detach(record.requestIds[0] as string));
   }
-
 
   noteDomain(name: string, uuid: string): void {
     if (!this.domains.has(name)) this.domains.set(name, uuid);

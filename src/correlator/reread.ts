@@ -100,7 +100,7 @@ async function readAroundCheckpoints(info: SourceInfo, sourceIndex: number, line
     throw error;
   }
   // One reader for all the ranges of the file: a splitter per range cost more than its reading.
-  const reader = recordReader(info, sourceIndex, lines, domains, out, 0);
+  const reader = recordReader(info, sourceIndex, lines, domains, out);
   try {
     for (const range of ranges) {
       if (out.length >= maxRecords) return;
@@ -122,7 +122,7 @@ async function readAroundCheckpoints(info: SourceInfo, sourceIndex: number, line
 }
 
 async function readSourceRecords(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], chunks: AsyncIterable<Buffer>): Promise<void> {
-  const reader = recordReader(info, sourceIndex, lines, domains, out, 0);
+  const reader = recordReader(info, sourceIndex, lines, domains, out);
   try {
     for await (const chunk of chunks) reader.push(chunk);
   } catch (error) {
@@ -133,7 +133,7 @@ async function readSourceRecords(info: SourceInfo, sourceIndex: number, lines: S
 }
 
 /** Frames pushed chunks and decodes the wanted lines' records into `out`. */
-function recordReader(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], startLine: number): { push(chunk: Buffer): void; end(): void; restart(startLine: number, startOffset: number): void } {
+function recordReader(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[]): { push(chunk: Buffer): void; end(): void; restart(startLine: number, startOffset: number): void } {
   const ctx: SourceContext = { path: info.displayPath, host: info.host, component: info.component, instanceId: null, referenceMs: info.captureTime ?? info.lastTime ?? Date.now() };
   const onPending = (pending: PendingRecord) => {
     const wanted = lines.has(pending.firstLine);
@@ -176,7 +176,7 @@ function recordReader(info: SourceInfo, sourceIndex: number, lines: Set<number>,
       },
     },
     undefined,
-    startLine,
+    0,
     0,
     // The format is known; only QEMU logs are assembled, and they are read from their start.
     !firstLineOnly,

@@ -31,6 +31,27 @@ export function compressionOf(head: Buffer): Compression {
   return "none";
 }
 
+/**
+ * How much text a file holds, to share work between threads: a gzip file gives its inflated size in
+ * its last four bytes (of its last member, modulo 4 GiB); other files count by their size.
+ */
+export function textSize(path: string, size: number): number {
+  if (size < 18) return size;
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, "r");
+    const head = Buffer.alloc(4);
+    readSync(fd, head, 0, 2, 0);
+    if (compressionOf(head.subarray(0, 2)) !== "gzip") return size;
+    readSync(fd, head, 0, 4, size - 4);
+    return Math.max(size, head.readUInt32LE(0));
+  } catch {
+    return size;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
 /** Text logs have no NUL bytes near their start; binaries (journal files, core dumps, images) do. */
 export function binaryReason(firstChunk: Buffer): string | null {
   const probe = firstChunk.subarray(0, binaryProbeBytes);
