@@ -86,7 +86,6 @@ export function removeSpools(): void {
 /** One re-read checkpoint per this many bytes: 16 bytes of memory per 8 KiB of log (2 MB per GiB). */
 const checkpointBytes = 8 << 10;
 
-
 /** Raised when there is nothing to scan at all: every input was missing or unreadable. */
 export class NoInputError extends Error {}
 
@@ -633,11 +632,12 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     const sizes = await Promise.all(collected.sources.map(async (s) => (s.kind === "stdin" ? 0 : ((await stat(s.absPath).catch(() => null))?.size ?? 0))));
     const totalBytes = sizes.reduce((a, b) => a + b, 0);
     state.totalBytes = totalBytes;
-    const parallel = jobs > 1 && options.ruleSource && !collected.sources.some((s) => s.kind === "stdin" || s.kind === "archive");
+    const ruleSource = options.ruleSource;
+    const parallel = jobs > 1 && ruleSource !== undefined && !collected.sources.some((s) => s.kind === "stdin" || s.kind === "archive");
     // The work is the text to scan, so a gzip file counts by its inflated size; small scans stay on the main thread.
     const work = parallel ? collected.sources.map((s, i) => textSize(s.absPath, sizes[i] ?? 0)) : [];
-    if (parallel && options.ruleSource && work.reduce((a, b) => a + b, 0) >= minParallelBytes) {
-      await scanInWorkers(state, collected.sources, work, jobs, options.ruleSource);
+    if (parallel && work.reduce((a, b) => a + b, 0) >= minParallelBytes) {
+      await scanInWorkers(state, collected.sources, work, jobs, ruleSource);
     } else {
       for (let i = 0; i < collected.sources.length; i++) {
         const source = collected.sources[i] as Source;
