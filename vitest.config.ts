@@ -7,5 +7,6 @@ export default defineConfig({
     exclude: ["test/corpus/**"],
     allowOnly: false,
     testTimeout: 60_000,
+    globalSetup: ["test/global-tmp.ts"],
   },
 });
