@@ -26,4 +26,4 @@ const result: WorkerResult = await scanAssigned(
   job.queue,
 );
 // The index blocks move to the main thread; nothing is copied.
-parentPort?.postMessage(result, [...result.index.hashes, ...result.index.lines].map((block) => block.buffer as ArrayBuffer));
+parentPort?.postMessage(result, result.index.flatMap((block) => [block.hashes.buffer as ArrayBuffer, block.lines.buffer as ArrayBuffer]));

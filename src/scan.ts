@@ -12,7 +12,7 @@ import { FindingCollector, type CollectedFinding } from "./engine/findings.js";
 import { Engine } from "./engine/match.js";
 import { UnmatchedErrors, type UnmatchedTemplate } from "./engine/unmatched.js";
 import { correlate, type SourceInfo } from "./correlator/correlate.js";
-import { IdIndex, type IndexBlocks } from "./correlator/index.js";
+import { IdIndex, type IndexBlock } from "./correlator/index.js";
 import { Observations, observationRules, type ApiRequestColumns } from "./correlator/observations.js";
 import type { Finding, Language, LogRecord, ScanResult, Severity, SkippedInput } from "./model.js";
 import { SEVERITIES } from "./model.js";
@@ -496,7 +496,7 @@ export interface WorkerResult {
   findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; scope: string[]; level: string | null }[];
   unmatched: UnmatchedTemplate[];
   observations: { apiRequests: ApiRequestColumns; domains: Map<string, string>; domainMentions: Observations["domainMentions"]; errorIdHashes: Set<number> };
-  index: IndexBlocks;
+  index: IndexBlock[];
   sources: { index: number; info: SourceInfo }[];
   lines: number;
   bytes: number;
@@ -583,9 +583,8 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
     for (const worker of started) void worker.terminate();
     throw error;
   }
-  // Its index goes in now, block by block, while the workers finish.
   state.index.merge(own.index);
-  own.index = { hashes: [], lines: [], runs: [], size: 0 };
+  own.index = [];
   const results = [own, ...(await fromWorkers)];
   const rulesById = new Map(state.options.rules.map((r) => [r.id, r]));
   const merged = results.flatMap((r) => r.findings).sort((a, b) => a.sourceIndex - b.sourceIndex || a.finding.line - b.finding.line);

@@ -2,21 +2,22 @@
 
 /**
  * 2^23 entries: 32 MiB per column, the most glibc's moving mmap threshold can reach, so every block
- * is a mapping of its own. Untouched pages cost no memory, and a block freed (a worker's, after the
- * merge) goes back to the system. Smaller blocks came from the worker thread's malloc arena, and
- * freed in the main thread they stayed there: 20 MB of a 2 GiB scan's peak.
+ * is a mapping of its own and its untouched pages cost no memory. That matters because blocks are
+ * merged as they come: each thread's last block is partly used. Smaller blocks came from the worker
+ * thread's malloc arena, which kept them after the worker was gone.
  */
-const blockBits = 23;
-const blockEntries = 1 << blockBits;
-const blockMask = blockEntries - 1;
+const blockEntries = 1 << 23;
 
-/** An index's storage as it crosses from a worker thread: blocks of 2^23 entries, the last one partly used. */
-export interface IndexBlocks {
-  hashes: Uint32Array[];
-  lines: Uint32Array[];
-  /** Pairs (first entry, source), ascending by entry. */
+/**
+ * Up to 2^23 entries in two columns, and where each source's entries start in it. A block may be
+ * partly used: a merged index keeps each thread's blocks as they came, so nothing is copied.
+ */
+export interface IndexBlock {
+  hashes: Uint32Array;
+  lines: Uint32Array;
+  used: number;
+  /** Pairs (first entry in this block, source), ascending by entry. */
   runs: number[];
-  size: number;
 }
 
 /**
@@ -36,97 +37,66 @@ function bitmapOf(wanted: Set<number>): Uint32Array {
  * so a collision costs a re-read, never a wrong link.
  */
 export class IdIndex {
-  private hashes: Uint32Array[] = [];
-  private lines: Uint32Array[] = [];
-  /** Pairs (first entry, source), ascending by entry. */
-  private runs: number[] = [];
+  private blocks: IndexBlock[] = [];
   private lastSource = -1;
-  private used = blockEntries;
   size = 0;
 
   add(hash: number, source: number, line: number): void {
-    this.makeRoom(source);
-    const b = this.hashes.length - 1;
-    (this.hashes[b] as Uint32Array)[this.used] = hash;
-    (this.lines[b] as Uint32Array)[this.used] = line;
-    this.used++;
+    let block = this.blocks[this.blocks.length - 1];
+    if (!block || block.used === blockEntries) {
+      block = { hashes: new Uint32Array(blockEntries), lines: new Uint32Array(blockEntries), used: 0, runs: [] };
+      this.blocks.push(block);
+      this.lastSource = -1;
+    }
+    if (source !== this.lastSource) {
+      block.runs.push(block.used, source);
+      this.lastSource = source;
+    }
+    block.hashes[block.used] = hash;
+    block.lines[block.used] = line;
+    block.used++;
     this.size++;
   }
 
-  /** A block with room for the next entry, and a run for its source. */
-  private makeRoom(source: number): void {
-    if (this.used === blockEntries) {
-      this.hashes.push(new Uint32Array(blockEntries));
-      this.lines.push(new Uint32Array(blockEntries));
-      this.used = 0;
-    }
-    if (source !== this.lastSource) {
-      this.runs.push(this.size, source);
-      this.lastSource = source;
-    }
-  }
-
   /** The blocks themselves, for a worker to transfer to the main thread without a copy; the index is empty after. */
-  export(): IndexBlocks {
-    const out: IndexBlocks = { hashes: this.hashes, lines: this.lines, runs: this.runs, size: this.size };
-    this.hashes = [];
-    this.lines = [];
-    this.runs = [];
+  export(): IndexBlock[] {
+    const out = this.blocks;
+    this.blocks = [];
     this.lastSource = -1;
-    this.used = blockEntries;
     this.size = 0;
     return out;
   }
 
-  /** Appends another index's entries, letting go of each of its blocks once copied. */
-  merge(other: IndexBlocks): void {
-    const { hashes, lines, runs, size } = other;
-    for (let r = 0; r < runs.length; r += 2) {
-      const source = runs[r + 1] as number;
-      const end = runs[r + 2] ?? size;
-      for (let i = runs[r] as number; i < end; ) {
-        this.makeRoom(source);
-        // Copy up to the end of the run, of the block read from, or of the block written to.
-        const from = i >>> blockBits;
-        const at = i & blockMask;
-        const n = Math.min(end - i, blockEntries - at, blockEntries - this.used);
-        const b = this.hashes.length - 1;
-        (this.hashes[b] as Uint32Array).set((hashes[from] as Uint32Array).subarray(at, at + n), this.used);
-        (this.lines[b] as Uint32Array).set((lines[from] as Uint32Array).subarray(at, at + n), this.used);
-        this.used += n;
-        this.size += n;
-        i += n;
-        if ((i & blockMask) === 0) {
-          // A source block fully copied is not needed any more.
-          (hashes as (Uint32Array | null)[])[from] = null;
-          (lines as (Uint32Array | null)[])[from] = null;
-        }
-      }
+  /**
+   * Takes another index's blocks as they are. Each thread scans whole files, so a source's entries
+   * stay together and in line order.
+   */
+  merge(blocks: IndexBlock[]): void {
+    for (const block of blocks) {
+      this.blocks.push(block);
+      this.size += block.used;
     }
+    // The next entry starts a run of its own, even for the same source.
+    this.lastSource = -1;
   }
 
-  /** Visits the entries whose hash is wanted, in order, with their source. */
-  private eachWanted(wanted: Set<number>, visit: (hash: number, source: number, line: number) => void): void {
+  /** Visits the entries whose hash is wanted, run by run, with their source. */
+  private eachWanted(wanted: Set<number>, accept: (source: number) => boolean, visit: (hash: number, source: number, line: number) => void): void {
     const bitmap = bitmapOf(wanted);
-    let run = 0;
-    let nextRunAt = this.runs[2] ?? Infinity;
-    for (let b = 0, entry = 0; b < this.hashes.length; b++) {
-      const hashes = this.hashes[b] as Uint32Array;
-      const lines = this.lines[b] as Uint32Array;
-      const n = b === this.hashes.length - 1 ? this.used : blockEntries;
-      for (let i = 0; i < n; i++, entry++) {
-        const hash = hashes[i] as number;
-        if (((bitmap[(hash >>> 5) & 0x7fff] as number) & (1 << (hash & 31))) === 0 || !wanted.has(hash)) continue;
-        while (entry >= nextRunAt) {
-          run++;
-          nextRunAt = this.runs[run * 2 + 2] ?? Infinity;
+    for (const { hashes, lines, used, runs } of this.blocks) {
+      for (let r = 0; r < runs.length; r += 2) {
+        const source = runs[r + 1] as number;
+        // Entries come in runs of one source: a run of a source not asked about is skipped whole.
+        if (!accept(source)) continue;
+        const end = runs[r + 2] ?? used;
+        for (let i = runs[r] as number; i < end; i++) {
+          const hash = hashes[i] as number;
+          if (((bitmap[(hash >>> 5) & 0x7fff] as number) & (1 << (hash & 31))) === 0 || !wanted.has(hash)) continue;
+          visit(hash, source, lines[i] as number);
         }
-        visit(hash, this.runs[run * 2 + 1] as number, lines[i] as number);
       }
     }
   }
-
-
 
   /**
    * Every (source, line) whose hash is wanted, grouped by source, keeping for each id in each file its
@@ -137,7 +107,7 @@ export class IdIndex {
     // Keyed by source * 2^32 + hash: exact in a double, and no string per entry.
     const firsts = new Map<number, number[]>();
     const lasts = new Map<number, number[]>();
-    this.eachWanted(wanted, (hash, source, line) => {
+    this.eachWanted(wanted, () => true, (hash, source, line) => {
       const key = source * 0x1_0000_0000 + hash;
       const first = firsts.get(key);
       if (!first) firsts.set(key, [line]);
@@ -162,17 +132,7 @@ export class IdIndex {
   /** The wanted hashes that occur in the accepted sources (request-lost asks which requests reached a downstream service). */
   presentIn(wanted: Set<number>, accept: (source: number) => boolean): Set<number> {
     const found = new Set<number>();
-    const bitmap = bitmapOf(wanted);
-    // Entries come in runs of one source: a run of a source not asked about is skipped whole.
-    for (let r = 0; r < this.runs.length; r += 2) {
-      if (!accept(this.runs[r + 1] as number)) continue;
-      const end = this.runs[r + 2] ?? this.size;
-      for (let entry = this.runs[r] as number; entry < end; entry++) {
-        const hash = (this.hashes[entry >>> blockBits] as Uint32Array)[entry & blockMask] as number;
-        if (((bitmap[(hash >>> 5) & 0x7fff] as number) & (1 << (hash & 31))) !== 0 && wanted.has(hash)) found.add(hash);
-      }
-    }
+    this.eachWanted(wanted, accept, (hash) => found.add(hash));
     return found;
   }
-
 }
