@@ -21,13 +21,48 @@ export interface IndexBlock {
 }
 
 /**
- * One bit per value of a hash's low 20 bits: it turns away almost every entry before the Set is
- * asked, since the index holds millions of entries and the wanted a few thousand.
+ * The hashes a pass over the index looks for. A bitmap of their low 20 bits turns away most entries
+ * at the cost of one load; the rest probe an open-addressed table of u32, each hash in a slot of its
+ * own. A Set<number> boxed every hash above 2^30 and cost 150 ns a probe: a tenth of the correlation.
  */
-function bitmapOf(wanted: Set<number>): Uint32Array {
-  const bitmap = new Uint32Array(1 << 15);
-  for (const h of wanted) bitmap[(h >>> 5) & 0x7fff] = (bitmap[(h >>> 5) & 0x7fff] as number) | (1 << (h & 31));
-  return bitmap;
+class WantedHashes {
+  readonly bitmap = new Uint32Array(1 << 15);
+  /** Open addressing, linear probing; 0 marks an empty slot, so a wanted 0 takes the extra last slot. */
+  readonly slots: Uint32Array;
+  private readonly shift: number;
+  private readonly mask: number;
+  private readonly hasZero: boolean;
+
+  constructor(wanted: Set<number>) {
+    let bits = 4;
+    while (1 << bits < wanted.size * 2) bits++;
+    this.slots = new Uint32Array((1 << bits) + 1);
+    this.shift = 32 - bits;
+    this.mask = (1 << bits) - 1;
+    this.hasZero = wanted.has(0);
+    for (const h of wanted) {
+      this.bitmap[(h >>> 5) & 0x7fff] = (this.bitmap[(h >>> 5) & 0x7fff] as number) | (1 << (h & 31));
+      if (h === 0) continue;
+      let i = this.home(h);
+      while (this.slots[i] !== 0) i = (i + 1) & this.mask;
+      this.slots[i] = h;
+    }
+  }
+
+  private home(hash: number): number {
+    return Math.imul(hash, 0x9e3779b1) >>> this.shift;
+  }
+
+  /** The slot of `hash` (0 … slots.length - 1), or -1 when it is not wanted. */
+  find(hash: number): number {
+    if (((this.bitmap[(hash >>> 5) & 0x7fff] as number) & (1 << (hash & 31))) === 0) return -1;
+    if (hash === 0) return this.hasZero ? this.mask + 1 : -1;
+    for (let i = this.home(hash); ; i = (i + 1) & this.mask) {
+      const v = this.slots[i] as number;
+      if (v === hash) return i;
+      if (v === 0) return -1;
+    }
+  }
 }
 
 /**
@@ -80,9 +115,8 @@ export class IdIndex {
     this.lastSource = -1;
   }
 
-  /** Visits the entries whose hash is wanted, run by run, with their source. */
-  private eachWanted(wanted: Set<number>, accept: (source: number) => boolean, visit: (hash: number, source: number, line: number) => void): void {
-    const bitmap = bitmapOf(wanted);
+  /** Visits the entries whose hash is wanted, run by run, with the hash's slot in `wanted` and the entry's source. */
+  private eachWanted(wanted: WantedHashes, accept: (source: number) => boolean, visit: (slot: number, source: number, line: number) => void): void {
     for (const { hashes, lines, used, runs } of this.blocks) {
       for (let r = 0; r < runs.length; r += 2) {
         const source = runs[r + 1] as number;
@@ -90,9 +124,8 @@ export class IdIndex {
         if (!accept(source)) continue;
         const end = runs[r + 2] ?? used;
         for (let i = runs[r] as number; i < end; i++) {
-          const hash = hashes[i] as number;
-          if (((bitmap[(hash >>> 5) & 0x7fff] as number) & (1 << (hash & 31))) === 0 || !wanted.has(hash)) continue;
-          visit(hash, source, lines[i] as number);
+          const slot = wanted.find(hashes[i] as number);
+          if (slot >= 0) visit(slot, source, lines[i] as number);
         }
       }
     }
@@ -104,11 +137,13 @@ export class IdIndex {
    * start and end are what the related lines need.
    */
   lookup(wanted: Set<number>, perIdPerSource = 20): Map<number, Set<number>> {
-    // Keyed by source * 2^32 + hash: exact in a double, and no string per entry.
+    const table = new WantedHashes(wanted);
+    // Keyed by source * slots + slot: exact in a double, and no string per entry.
+    const width = table.slots.length;
     const firsts = new Map<number, number[]>();
     const lasts = new Map<number, number[]>();
-    this.eachWanted(wanted, () => true, (hash, source, line) => {
-      const key = source * 0x1_0000_0000 + hash;
+    this.eachWanted(table, () => true, (slot, source, line) => {
+      const key = source * width + slot;
       const first = firsts.get(key);
       if (!first) firsts.set(key, [line]);
       else if (first.length < perIdPerSource) first.push(line);
@@ -121,7 +156,7 @@ export class IdIndex {
     });
     const out = new Map<number, Set<number>>();
     for (const [key, lines] of firsts) {
-      const source = Math.floor(key / 0x1_0000_0000);
+      const source = Math.floor(key / width);
       let set = out.get(source);
       if (!set) out.set(source, (set = new Set()));
       for (const line of [...lines, ...(lasts.get(key) ?? [])]) set.add(line);
@@ -131,8 +166,9 @@ export class IdIndex {
 
   /** The wanted hashes that occur in the accepted sources (request-lost asks which requests reached a downstream service). */
   presentIn(wanted: Set<number>, accept: (source: number) => boolean): Set<number> {
-    const found = new Set<number>();
-    this.eachWanted(wanted, accept, (hash) => found.add(hash));
-    return found;
+    const table = new WantedHashes(wanted);
+    const seen = new Uint8Array(table.slots.length);
+    this.eachWanted(table, accept, (slot) => (seen[slot] = 1));
+    return new Set([...wanted].filter((h) => seen[table.find(h)] === 1));
   }
 }
