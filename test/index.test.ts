@@ -1,0 +1,64 @@
+// The correlation index: what a finding's related lines and request-lost are built from.
+import { describe, expect, it } from "vitest";
+import { IdIndex } from "../src/correlator/index.js";
+
+/** lookup's answer as plain arrays, sources and lines ascending. */
+function found(index: IdIndex, wanted: number[], perIdPerSource?: number): [number, number[]][] {
+  return [...index.lookup(new Set(wanted), perIdPerSource)].map(([source, lines]) => [source, [...lines].sort((a, b) => a - b)] as [number, number[]]).sort((a, b) => a[0] - b[0]);
+}
+
+describe("IdIndex", () => {
+  it("finds hashes at both ends of the u32 range, 0 included, and nothing it was not given", () => {
+    const index = new IdIndex();
+    index.add(0, 0, 10);
+    index.add(0xffffffff, 0, 11);
+    index.add(0x80000000, 1, 12);
+    index.add(0x12345678, 1, 13);
+    expect(found(index, [0, 0xffffffff, 0x80000000])).toEqual([
+      [0, [10, 11]],
+      [1, [12]],
+    ]);
+    expect(found(index, [0x12345679])).toEqual([]);
+    expect([...index.presentIn(new Set([0, 0x12345678, 7]), (source) => source === 1)]).toEqual([0x12345678]);
+    expect([...index.presentIn(new Set([0, 7]), () => true)]).toEqual([0]);
+  });
+
+  it("keeps each id's first and last lines in a file when it appears more often than the cap", () => {
+    const index = new IdIndex();
+    for (let line = 1; line <= 100; line++) index.add(0xabcdef01, 3, line);
+    expect(found(index, [0xabcdef01], 5)).toEqual([[3, [1, 2, 3, 4, 5, 96, 97, 98, 99, 100]]]);
+  });
+
+  it("merges other threads' indexes as they are, and adds after them, with every source's lines intact", () => {
+    const worker = new IdIndex();
+    worker.add(0x11111111, 2, 5);
+    worker.add(0x22222222, 2, 6);
+    const main = new IdIndex();
+    main.add(0x11111111, 0, 1);
+    main.merge(worker.export());
+    expect(worker.size).toBe(0);
+    // After a merge the correlator adds the ids that QEMU domain names stand for: the first of them lands
+    // in the worker's last block, and must not take the source of that block's last run.
+    main.add(0x11111111, 0, 2);
+    main.add(0x11111111, 2, 9);
+    main.add(0x22222222, 4, 1);
+    expect(main.size).toBe(6);
+    expect(found(main, [0x11111111])).toEqual([
+      [0, [1, 2]],
+      [2, [5, 9]],
+    ]);
+    expect(found(main, [0x22222222])).toEqual([
+      [2, [6]],
+      [4, [1]],
+    ]);
+    expect([...main.presentIn(new Set([0x11111111, 0x22222222]), (source) => source === 4)]).toEqual([0x22222222]);
+  });
+
+  it("spills into a second block past 2^23 entries without losing the lines on either side", () => {
+    const index = new IdIndex();
+    const perBlock = 1 << 23;
+    for (let i = 0; i < perBlock + 3; i++) index.add(i === perBlock - 1 || i === perBlock + 1 ? 0xfeedface : 1, 0, i + 1);
+    expect(index.size).toBe(perBlock + 3);
+    expect(found(index, [0xfeedface])).toEqual([[0, [perBlock, perBlock + 2]]]);
+  });
+});
