@@ -2,9 +2,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { InputError, compressionOf, describeError, openInput, type Compression } from "./open.js";
+import { InputError, compressionOf, describeError, feedGunzip, openInput, type Compression } from "./open.js";
 
 export type TarMemberType = "file" | "directory" | "symlink" | "hardlink" | "other";
 
@@ -79,13 +78,15 @@ async function openDecompressed(path: string, noun: string, options: TarOptions)
     await handle.close();
     throw new InputError(describeError(error), { cause: error });
   }
-  if (compression === "none" || compression === "gzip") {
+  if (compression === "none") {
     const file = handle.createReadStream({ start: 0, highWaterMark: chunkBytes });
-    if (compression === "none") return readableStream(file, [file]);
+    return readableStream(file, [file]);
+  }
+  if (compression === "gzip") {
     const gunzip = createGunzip({ chunkSize: chunkBytes });
-    // pipeline forwards a read error into gunzip, where the iterator sees it.
-    pipeline(file, gunzip, () => {});
-    return readableStream(gunzip, [file, gunzip]);
+    // A read error goes into gunzip, where the iterator sees it.
+    feedGunzip(handle, gunzip).catch((error: unknown) => gunzip.destroy(error as Error));
+    return readableStream(gunzip, [gunzip]);
   }
   const tool = tools[compression];
   try {
