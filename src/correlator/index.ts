@@ -66,8 +66,9 @@ class WantedHashes {
 }
 
 /**
- * 8 bytes per indexed id (a u32 hash and a u32 line) in append-only blocks, and one (entry, source)
- * pair each time the source changes, since a file's entries arrive together; no strings (perf.md §2.5).
+ * 8 bytes per indexed id (a u32 hash and a u32 line) in append-only blocks, and in each block one
+ * (entry, source) pair each time the source changes, since a file's entries arrive together; no strings
+ * (perf.md §2.5).
  * Hashes are the first 32 bits of the id; the resolve pass re-reads the lines and checks the full id,
  * so a collision costs a re-read, never a wrong link.
  */
