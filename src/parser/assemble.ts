@@ -170,7 +170,6 @@ function opensContext(buf: Buffer, restStart: number, e: number): boolean {
   return !bytesAt(buf, restStart, e, instanceTag);
 }
 
-
 /**
  * Ids in an oslo context bracket ("[None req-…", "[req-G req-L …") and the "[instance: X]" after it.
  * Returns where the message can start: after the bracket, or `restStart` when there is none.

@@ -5,7 +5,6 @@ import { RecordAssembler } from "./assemble.js";
 import { componentFromPath } from "./fields.js";
 import { buildRecord, type SourceContext } from "./record.js";
 
-
 export function parseRecords(input: string | Buffer, path: string, options: { host?: string | null; referenceMs?: number; maxLineBytes?: number; chunkBytes?: number } = {}): LogRecord[] {
   const records: LogRecord[] = [];
   const ctx: SourceContext = { path, host: options.host ?? null, component: componentFromPath(path), instanceId: null, referenceMs: options.referenceMs ?? Date.UTC(2024, 11, 31) };

@@ -430,7 +430,6 @@ export function readConfigText(path: string): string | { reason: string } {
   }
 }
 
-
 /**
  * Reads byte ranges of one plain file through one descriptor. The resolve pass reads thousands of
  * ranges a few KiB long: an open and a close per range, each a thread-pool round trip, would cost more than the reading.
