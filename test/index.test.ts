@@ -1,6 +1,7 @@
-// The correlation index: what a finding's related lines and request-lost are built from.
+// The correlation index and the accepted API requests: what related lines and request-lost are built from.
 import { describe, expect, it } from "vitest";
 import { IdIndex } from "../src/correlator/index.js";
+import { ApiRequests } from "../src/correlator/observations.js";
 
 /** lookup's answer as plain arrays, sources and lines ascending. */
 function found(index: IdIndex, wanted: number[], perIdPerSource?: number): [number, number[]][] {
@@ -60,5 +61,32 @@ describe("IdIndex", () => {
     for (let i = 0; i < perBlock + 3; i++) index.add(i === perBlock - 1 || i === perBlock + 1 ? 0xfeedface : 1, 0, i + 1);
     expect(index.size).toBe(perBlock + 3);
     expect(found(index, [0xfeedface])).toEqual([[0, [perBlock, perBlock + 2]]]);
+  });
+});
+
+describe("ApiRequests", () => {
+  it("gives back each request's first id exactly, packed or not, across a worker's merge and the sort", () => {
+    const worker = new ApiRequests();
+    worker.add([0x11], 2000, 1, 7, "req-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+    worker.add([0x22], null, 1, 3, "req-not-a-uuid");
+    const main = new ApiRequests();
+    main.add([0x33, 0x44], 1000, 0, 9, "req-ffffffff-0000-0000-0000-000000000001");
+    main.add([], 1500, 0, 2, "req-0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0");
+    main.merge(structuredClone(worker.export()));
+    main.sort();
+    expect(Array.from({ length: main.length }, (_, i) => main.get(i))).toEqual([
+      { idHashes: [], time: 1500, sourceIndex: 0, line: 2, firstId: "req-0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0" },
+      { idHashes: [0x33, 0x44], time: 1000, sourceIndex: 0, line: 9, firstId: "req-ffffffff-0000-0000-0000-000000000001" },
+      { idHashes: [0x22], time: null, sourceIndex: 1, line: 3, firstId: "req-not-a-uuid" },
+      { idHashes: [0x11], time: 2000, sourceIndex: 1, line: 7, firstId: "req-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0" },
+    ]);
+  });
+
+  it("grows past its first thousand requests without losing one", () => {
+    const requests = new ApiRequests();
+    const id = (i: number) => `req-${i.toString(16).padStart(8, "0")}-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
+    for (let i = 0; i < 2500; i++) requests.add([i], i, 0, i + 1, id(i));
+    expect(requests.length).toBe(2500);
+    expect([0, 1023, 1024, 2499].map((i) => requests.get(i).firstId)).toEqual([0, 1023, 1024, 2499].map(id));
   });
 });

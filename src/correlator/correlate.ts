@@ -32,8 +32,8 @@ export interface SourceInfo {
   yearKnown: boolean;
   /** Kinds of notice already given for this file (each is said once). */
   notices: string[];
-  /** Pairs (line, byte offset) of line starts, about every 256 KiB; with `plain`, lines can be re-read there. */
-  checkpoints: number[];
+  /** Pairs (line, byte offset) of line starts, about every 8 KiB; with `plain`, lines can be re-read there. */
+  checkpoints: Float64Array;
   /** An uncompressed regular file: it can be read at an offset. */
   plain: boolean;
   /** A member of a tarball: re-read by streaming the archive again. */

@@ -6,31 +6,58 @@ import type { LogRule } from "../ruleset/rule.js";
 /** One slot per field of an accepted request: two id hashes (-1: none), its time (NaN: none), its file, its line. */
 const slots = 5;
 
+/** A request id as nova writes it: "req-" and a lowercase UUID, which packs into four u32 words. */
+const canonicalRequestId = /^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function hex8(word: number): string {
+  return word.toString(16).padStart(8, "0");
+}
+
 /**
- * The server creations an API accepted, as numbers and their first request id. A busy API accepts
- * tens of thousands, and as objects with all their strings they were a quarter of a 2 GiB scan's
- * memory; the few that request-lost reports are read again from their log for the rest of their text.
+ * The server creations an API accepted, as numbers. A busy API accepts tens of thousands, and as objects
+ * with all their strings they were a quarter of a 2 GiB scan's memory; the few that request-lost reports
+ * are read again from their log for the rest of their text. Each keeps its first request id, in four
+ * words, so a finding keeps its id even if its line cannot be read again: as strings those ids were a
+ * third of the live heap of a 5 GiB scan, and V8 keeps headroom over all that is live.
  */
 export class ApiRequests {
   private data = new Float64Array(slots * 1024);
-  /** The first request id of each, so a finding keeps its id even if its line cannot be read again. */
-  private ids: string[] = [];
+  private idWords = new Uint32Array(4 * 1024);
+  /** The rare first ids that are not canonical, by request index. */
+  private oddIds = new Map<number, string>();
   length = 0;
 
   add(idHashes: number[], time: number | null, sourceIndex: number, line: number, firstId: string): void {
-    if ((this.length + 1) * slots > this.data.length) {
-      const grown = new Float64Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
+    if ((this.length + 1) * slots > this.data.length) this.grow(this.length * 2);
     const at = this.length * slots;
     this.data[at] = idHashes[0] ?? -1;
     this.data[at + 1] = idHashes[1] ?? -1;
     this.data[at + 2] = time ?? Number.NaN;
     this.data[at + 3] = sourceIndex;
     this.data[at + 4] = line;
-    this.ids.push(firstId);
+    if (canonicalRequestId.test(firstId)) {
+      const hex = firstId.slice(4).replaceAll("-", "");
+      for (let w = 0; w < 4; w++) this.idWords[this.length * 4 + w] = parseInt(hex.slice(w * 8, w * 8 + 8), 16);
+    } else {
+      this.oddIds.set(this.length, detach(firstId));
+    }
     this.length++;
+  }
+
+  private grow(requests: number): void {
+    const data = new Float64Array(requests * slots);
+    data.set(this.data.subarray(0, this.length * slots));
+    this.data = data;
+    const words = new Uint32Array(requests * 4);
+    words.set(this.idWords.subarray(0, this.length * 4));
+    this.idWords = words;
+  }
+
+  private firstId(i: number): string {
+    const odd = this.oddIds.get(i);
+    if (odd !== undefined) return odd;
+    const h = [0, 1, 2, 3].map((w) => hex8(this.idWords[i * 4 + w] as number)).join("");
+    return `req-${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 
   /** Request `i`: its id hashes, time, file and line. */
@@ -38,24 +65,21 @@ export class ApiRequests {
     const at = i * slots;
     const idHashes = [this.data[at] as number, this.data[at + 1] as number].filter((h) => h >= 0);
     const time = this.data[at + 2] as number;
-    return { idHashes, time: Number.isNaN(time) ? null : time, sourceIndex: this.data[at + 3] as number, line: this.data[at + 4] as number, firstId: this.ids[i] as string };
+    return { idHashes, time: Number.isNaN(time) ? null : time, sourceIndex: this.data[at + 3] as number, line: this.data[at + 4] as number, firstId: this.firstId(i) };
   }
 
   /** The columns, trimmed, to cross from a worker thread. */
   export(): ApiRequestColumns {
-    return { numbers: this.data.slice(0, this.length * slots), ids: this.ids };
+    return { numbers: this.data.slice(0, this.length * slots), idWords: this.idWords.slice(0, this.length * 4), oddIds: [...this.oddIds] };
   }
 
   merge(columns: ApiRequestColumns): void {
-    const needed = (this.length + columns.ids.length) * slots;
-    if (needed > this.data.length) {
-      const grown = new Float64Array(Math.max(needed, this.data.length * 2));
-      grown.set(this.data);
-      this.data = grown;
-    }
+    const count = columns.numbers.length / slots;
+    if (this.length + count > this.data.length / slots) this.grow(Math.max(this.length + count, this.length * 2));
     this.data.set(columns.numbers, this.length * slots);
-    for (const id of columns.ids) this.ids.push(id);
-    this.length += columns.ids.length;
+    this.idWords.set(columns.idWords, this.length * 4);
+    for (const [i, id] of columns.oddIds) this.oddIds.set(this.length + i, id);
+    this.length += count;
   }
 
   /** In file and line order, as one thread reads them (request-lost reports in this order). */
@@ -64,15 +88,24 @@ export class ApiRequests {
     const d = this.data;
     order.sort((a, b) => (d[a * slots + 3] as number) - (d[b * slots + 3] as number) || (d[a * slots + 4] as number) - (d[b * slots + 4] as number));
     const sorted = new Float64Array(d.length);
-    order.forEach((from, to) => sorted.set(d.subarray(from * slots, from * slots + slots), to * slots));
+    const words = new Uint32Array(this.idWords.length);
+    const oddIds = new Map<number, string>();
+    order.forEach((from, to) => {
+      sorted.set(d.subarray(from * slots, from * slots + slots), to * slots);
+      words.set(this.idWords.subarray(from * 4, from * 4 + 4), to * 4);
+      const odd = this.oddIds.get(from);
+      if (odd !== undefined) oddIds.set(to, odd);
+    });
     this.data = sorted;
-    this.ids = order.map((from) => this.ids[from] as string);
+    this.idWords = words;
+    this.oddIds = oddIds;
   }
 }
 
 export interface ApiRequestColumns {
   numbers: Float64Array;
-  ids: string[];
+  idWords: Uint32Array;
+  oddIds: [number, string][];
 }
 
 /** The line of an accepted server creation: nova ≥ Pike under uwsgi/httpd, or eventlet's with HTTP/1.1. */
@@ -127,7 +160,7 @@ export class Observations {
 
   add(ruleId: string, record: LogRecord, sourceIndex: number): void {
     if (ruleId !== "_api-request" || record.requestIds.length === 0) return;
-    this.apiRequests.add(record.requestIds.slice(0, 2).map(hashOfId), record.time, sourceIndex, record.line, detach(record.requestIds[0] as string));
+    this.apiRequests.add(record.requestIds.slice(0, 2).map(hashOfId), record.time, sourceIndex, record.line, record.requestIds[0] as string);
   }
 
   noteDomain(name: string, uuid: string): void {
