@@ -83,11 +83,11 @@ async function requestLost(input: CorrelationInput): Promise<CollectedFinding[]>
   input.sources.forEach((s, i) => {
     if (downstream(i) && s.lastTime !== null) downstreamEnd = Math.max(downstreamEnd, s.lastTime);
   });
-  const lost: { time: number; sourceIndex: number; line: number; idHash: number; firstId: string }[] = [];
+  const lost: { time: number; sourceIndex: number; line: number; idHash: number; request: number }[] = [];
   for (let i = 0; i < requests.length; i++) {
     const r = requests.get(i);
     if (r.idHashes.some((h) => reachedDownstream.has(h)) || r.time === null || downstreamEnd < r.time + coverMs) continue;
-    lost.push({ time: r.time, sourceIndex: r.sourceIndex, line: r.line, idHash: r.idHashes[0] as number, firstId: r.firstId });
+    lost.push({ time: r.time, sourceIndex: r.sourceIndex, line: r.line, idHash: r.idHashes[0] as number, request: i });
   }
   if (lost.length === 0) return [];
   // The requests were kept as numbers: their lines are read again for the text of the findings.
@@ -107,7 +107,7 @@ async function requestLost(input: CorrelationInput): Promise<CollectedFinding[]>
     if (!record || !m?.groups) {
       // The log changed after it was scanned (rotated, truncated): the request is still reported, with what was kept.
       const timestamp = new Date(r.time).toISOString().replace(/Z$/, "");
-      out.push(make(input, "request-lost", { component: info.component, host: info.host, path: info.displayPath, line: r.line, timestamp, message: '"POST …/servers" status: 202 (the line changed after the scan read it)', requestIds: [r.firstId], instanceIds: [], fields: { method: "POST", url: "", status: "202" } }, r.time, r.sourceIndex));
+      out.push(make(input, "request-lost", { component: info.component, host: info.host, path: info.displayPath, line: r.line, timestamp, message: '"POST …/servers" status: 202 (the line changed after the scan read it)', requestIds: [requests.firstIdOf(r.request)], instanceIds: [], fields: { method: "POST", url: "", status: "202" } }, r.time, r.sourceIndex));
       continue;
     }
     const { method = "", url = "", status = "" } = m.groups;

@@ -53,7 +53,8 @@ export class ApiRequests {
     this.idWords = words;
   }
 
-  private firstId(i: number): string {
+  /** Request `i`'s first request id, rebuilt from its words: only request-lost's fallback needs it. */
+  firstIdOf(i: number): string {
     const odd = this.oddIds.get(i);
     if (odd !== undefined) return odd;
     const h = [0, 1, 2, 3].map((w) => hex8(this.idWords[i * 4 + w] as number)).join("");
@@ -61,11 +62,11 @@ export class ApiRequests {
   }
 
   /** Request `i`: its id hashes, time, file and line. */
-  get(i: number): { idHashes: number[]; time: number | null; sourceIndex: number; line: number; firstId: string } {
+  get(i: number): { idHashes: number[]; time: number | null; sourceIndex: number; line: number } {
     const at = i * slots;
     const idHashes = [this.data[at] as number, this.data[at + 1] as number].filter((h) => h >= 0);
     const time = this.data[at + 2] as number;
-    return { idHashes, time: Number.isNaN(time) ? null : time, sourceIndex: this.data[at + 3] as number, line: this.data[at + 4] as number, firstId: this.firstId(i) };
+    return { idHashes, time: Number.isNaN(time) ? null : time, sourceIndex: this.data[at + 3] as number, line: this.data[at + 4] as number };
   }
 
   /** The columns, trimmed, to cross from a worker thread. */
