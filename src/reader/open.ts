@@ -221,10 +221,18 @@ const maxGzipHeaderBytes = 1 << 20;
  * Writes a file's compressed bytes to gunzip through one reused buffer, the next read waiting until
  * gunzip has taken the last, and closes the file however gunzip ends. A fresh MiB per read lived long
  * enough to reach V8's old generation and waited there, dead, for a full collection: 20 to 40 MiB of a
- * 2 GiB scan's peak RSS.
+ * 2 GiB scan's peak RSS. Never rejects: a read or write failure becomes gunzip's error, which its
+ * reader sees.
  */
 export async function feedGunzip(source: string | FileHandle, gunzip: zlib.Gunzip): Promise<void> {
-  const handle = typeof source === "string" ? await open(source, "r") : source;
+  try {
+    await feed(typeof source === "string" ? await open(source, "r") : source, gunzip);
+  } catch (error) {
+    gunzip.destroy(error as Error);
+  }
+}
+
+async function feed(handle: FileHandle, gunzip: zlib.Gunzip): Promise<void> {
   try {
     const buf = Buffer.allocUnsafeSlow(chunkBytes);
     for (;;) {
@@ -257,8 +265,7 @@ async function* gunzipFile(path: string, verified: boolean): AsyncGenerator<Buff
   let given = 0;
   let trouble = false;
   const gunzip = zlib.createGunzip({ chunkSize: chunkBytes });
-  // A read or write failure surfaces as the gunzip stream's error, in the loop below.
-  const feeding = feedGunzip(path, gunzip).catch((error: unknown) => gunzip.destroy(error as Error));
+  const feeding = feedGunzip(path, gunzip);
   try {
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       if (given === 0) {

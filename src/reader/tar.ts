@@ -84,8 +84,7 @@ async function openDecompressed(path: string, noun: string, options: TarOptions)
   }
   if (compression === "gzip") {
     const gunzip = createGunzip({ chunkSize: chunkBytes });
-    // A read error goes into gunzip, where the iterator sees it.
-    feedGunzip(handle, gunzip).catch((error: unknown) => gunzip.destroy(error as Error));
+    void feedGunzip(handle, gunzip);
     return readableStream(gunzip, [gunzip]);
   }
   const tool = tools[compression];
