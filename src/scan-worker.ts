@@ -15,15 +15,18 @@ interface Job {
   sinceDurationMs?: number | null;
   maxLineBytes?: number;
   correlate?: boolean;
+  indexBytes?: number;
+  threads: number;
 }
 
 const job = workerData as Job;
 const all = loadRules(job.ruleSource.dirs, { cwd: job.ruleSource.cwd });
 const rules = all.filter((r) => (!job.ruleSource.only?.length || job.ruleSource.only.includes(r.id)) && !job.ruleSource.exclude?.includes(r.id));
 const result: WorkerResult = await scanAssigned(
-  { inputs: [], cwd: job.ruleSource.cwd, rules, language: job.language, sinceMs: job.sinceMs ?? null, untilMs: job.untilMs ?? null, sinceDurationMs: job.sinceDurationMs ?? null, correlate: job.correlate ?? true, ...(job.maxLineBytes ? { maxLineBytes: job.maxLineBytes } : {}) },
+  { inputs: [], cwd: job.ruleSource.cwd, rules, language: job.language, sinceMs: job.sinceMs ?? null, untilMs: job.untilMs ?? null, sinceDurationMs: job.sinceDurationMs ?? null, correlate: job.correlate ?? true, ...(job.indexBytes ? { indexBytes: job.indexBytes } : {}), ...(job.maxLineBytes ? { maxLineBytes: job.maxLineBytes } : {}) },
   job.sources,
   job.queue,
+  job.threads,
 );
 // The index blocks move to the main thread; nothing is copied.
-parentPort?.postMessage(result, result.index.flatMap((block) => [block.hashes.buffer as ArrayBuffer, block.lines.buffer as ArrayBuffer]));
+parentPort?.postMessage(result, result.index.blocks.flatMap((block) => [block.hashes.buffer as ArrayBuffer, block.lines.buffer as ArrayBuffer]));

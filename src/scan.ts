@@ -12,7 +12,7 @@ import { FindingCollector, type CollectedFinding } from "./engine/findings.js";
 import { Engine } from "./engine/match.js";
 import { UnmatchedErrors, type UnmatchedTemplate } from "./engine/unmatched.js";
 import { correlate, type SourceInfo } from "./correlator/correlate.js";
-import { IdIndex, type IndexBlock } from "./correlator/index.js";
+import { IdIndex, SecondPassIndex, type IndexBlock } from "./correlator/index.js";
 import { Observations, observationRules, type ApiRequestColumns } from "./correlator/observations.js";
 import type { Finding, Language, LogRecord, ScanResult, Severity, SkippedInput } from "./model.js";
 import { SEVERITIES } from "./model.js";
@@ -61,7 +61,16 @@ export interface ScanOptions {
   ruleSource?: RuleSource;
   /** Called with bytes read so far and the total known size, for a progress bar. */
   onProgress?: (progress: { files: number; totalFiles: number; bytes: number; totalBytes: number }) => void;
+  /**
+   * Memory for the id index, 8 bytes an entry (default 64 MiB, about 3 GiB of nova logs). Past it the
+   * index is dropped, and the correlator's questions are answered by reading the logs a second time.
+   */
+  indexBytes?: number;
+  /** Called once when the index passed `indexBytes` and a second pass will read the logs again. */
+  onSecondPass?: () => void;
 }
+
+export const defaultIndexBytes = 64 << 20;
 
 /**
  * Below this much input one thread is faster: a worker takes 0.1-0.2 s to load while the main thread
@@ -151,6 +160,10 @@ interface ScanState {
   skipped: SkippedInput[];
   /** On-disk size of all inputs (compressed files count compressed): for the progress bar only. */
   totalBytes: number;
+  /** The second pass: records only feed the index (which keeps just the wanted ids), no rule runs. */
+  secondPass: boolean;
+  /** Second pass: the domain mentions, indexed after the files as the correlator did after the first pass. */
+  mentions: { hash: number; sourceIndex: number; line: number }[];
 }
 
 function skip(state: ScanState, entry: SkippedInput): void {
@@ -200,8 +213,16 @@ function handleRecord(state: ScanState, source: Source, sourceIndex: number, ctx
   }
   if (!inWindow(state, source, record.time)) return;
   if (format === "libvirt" || format === "syslog" || format === "journal-json") {
-    for (const name of findDomainNames(record.message)) state.observations.noteDomainMention(name, sourceIndex, record.line);
+    for (const name of findDomainNames(record.message)) {
+      if (!state.secondPass) state.observations.noteDomainMention(name, sourceIndex, record.line);
+      else {
+        // The first pass's domains are all known now: index the mention as the correlator would have.
+        const uuid = state.observations.domains.get(name);
+        if (uuid) state.mentions.push({ hash: hashOfId(uuid), sourceIndex, line: record.line });
+      }
+    }
   }
+  if (state.secondPass) return;
   const candidates = pending.hits.length ? state.engine.candidates(pending.hits) : [];
   const matches = candidates.length ? state.engine.matchRecord(record, candidates) : [];
   let matchedRule = false;
@@ -380,7 +401,8 @@ function sourceInfo(s: Source): SourceInfo {
   };
 }
 
-function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[]): ScanState {
+/** `threads`: how many share the index budget, each with its own index. */
+function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[], threads = 1): ScanState {
   const logRules = rules.filter((r): r is LogRule => r.kind === "log");
   const internalRules = observationRules();
   return {
@@ -389,7 +411,7 @@ function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[]): S
     collector: new FindingCollector(options.language),
     unmatched: new UnmatchedErrors(),
     observations: new Observations(),
-    index: new IdIndex(),
+    index: new IdIndex(Math.floor((options.indexBytes ?? defaultIndexBytes) / 8 / threads)),
     sources,
     options,
     lines: 0,
@@ -397,6 +419,8 @@ function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[]): S
     truncatedLines: 0,
     skipped: [],
     totalBytes: 0,
+    secondPass: false,
+    mentions: [],
   };
 }
 
@@ -517,12 +541,58 @@ function dropOlderThanCapture(state: ScanState, durationMs: number): void {
   for (const c of kept) state.collector.findings.push(c);
 }
 
+/**
+ * The second pass over the logs, for an index that passed its budget: the same reading, framing and
+ * parsing as the first, so the same (id, line) entries come out, but only the wanted ids are kept and
+ * no rule runs. It reads into copies of the sources' descriptions, so the first pass's stay as they were.
+ */
+async function indexAgain(first: ScanState, sources: Source[], wanted: Set<number>): Promise<IdIndex> {
+  const pass: ScanState = {
+    ...first,
+    options: { ...first.options, onFinding: undefined, onSkip: undefined, onNotice: undefined, onProgress: undefined },
+    collector: new FindingCollector(first.options.language),
+    unmatched: new UnmatchedErrors(),
+    index: new IdIndex(Infinity, wanted),
+    // Tarball members are appended after the inputs, in the order the first pass met them.
+    sources: first.sources.slice(0, sources.length).map((info) => ({ ...info, notices: [...info.notices] })),
+    lines: 0,
+    bytes: 0,
+    truncatedLines: 0,
+    skipped: [],
+    secondPass: true,
+    mentions: [],
+  };
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i] as Source;
+    // Standard input was spooled to a file by the first pass.
+    if (source.kind === "stdin") await scanSource(pass, { ...source, kind: "file", absPath: (first.sources[i] as SourceInfo).absPath }, i);
+    else if (source.kind === "archive") await scanArchive(pass, source, i, []);
+    else await scanSource(pass, source, i);
+  }
+  for (const m of pass.mentions) pass.index.add(m.hash, m.sourceIndex, m.line);
+  return pass.index;
+}
+
+/** The ids the correlator asks the index about: those of the findings, of the API requests, of the known domains. */
+function likelyAsked(state: ScanState): Set<number> {
+  const out = new Set<number>();
+  const put = (id: string) => {
+    const h = hashOfId(id);
+    if (h >= 0) out.add(h);
+  };
+  for (const c of state.collector.findings) for (const id of [...c.finding.requestIds, ...c.finding.instanceIds]) put(id);
+  const requests = state.observations.apiRequests;
+  for (let i = 0; i < requests.length; i++) for (const h of requests.get(i).idHashes) out.add(h);
+  for (const uuid of state.observations.domains.values()) put(uuid);
+  return out;
+}
+
 /** What a worker sends back: everything the main thread needs to correlate as if it had read the files. */
 export interface WorkerResult {
   findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; scope: string[]; level: string | null }[];
   unmatched: UnmatchedTemplate[];
   observations: { apiRequests: ApiRequestColumns; domains: Map<string, string>; domainMentions: Observations["domainMentions"]; errorIdHashes: Set<number> };
-  index: IndexBlock[];
+  index: { blocks: IndexBlock[]; overflowed: boolean };
   sources: { index: number; info: SourceInfo }[];
   lines: number;
   bytes: number;
@@ -546,11 +616,11 @@ export function takeNext(queue: WorkQueue): number | null {
 }
 
 /** One thread's share of a parallel scan: the files it takes from the queue, into a fresh state. */
-export async function scanAssigned(options: ScanOptions, sources: Source[], queue: WorkQueue): Promise<WorkerResult> {
+export async function scanAssigned(options: ScanOptions, sources: Source[], queue: WorkQueue, threads: number): Promise<WorkerResult> {
   const events: WorkerResult["events"] = [];
   let current = -1;
   const quiet = { onNotice: (notice: { path: string; line: number; message: string }) => events.push({ sourceIndex: current, notice }), onSkip: (skip: SkippedInput) => events.push({ sourceIndex: current, skip }) };
-  const state = newState({ ...options, ...quiet }, options.rules, sources.map((s) => sourceInfo(s)));
+  const state = newState({ ...options, ...quiet }, options.rules, sources.map((s) => sourceInfo(s)), threads);
   const assigned: number[] = [];
   for (let i = takeNext(queue); i !== null; i = takeNext(queue)) {
     assigned.push(i);
@@ -577,7 +647,7 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], queu
  */
 async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[], jobs: number, ruleSource: RuleSource): Promise<void> {
   const queue: WorkQueue = { order: sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b), next: new Int32Array(new SharedArrayBuffer(4)) };
-  const { sinceMs, untilMs, sinceDurationMs, maxLineBytes, language, correlate } = state.options;
+  const { sinceMs, untilMs, sinceDurationMs, maxLineBytes, language, correlate, indexBytes } = state.options;
   const workerUrl = new URL("./scan-worker.js", import.meta.url);
   const started: Worker[] = [];
   const workers = Array.from(
@@ -585,7 +655,7 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
     () =>
       new Promise<WorkerResult>((resolve, reject) => {
         // As the launcher does for the main thread: a small young generation, so garbage does not grow the heap.
-        const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, queue, ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes, correlate } });
+        const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, queue, ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes, correlate, indexBytes, threads: jobs } });
         started.push(worker);
         worker.once("message", (result: WorkerResult) => {
           resolve(result);
@@ -604,13 +674,13 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
   // The main thread scans too, while the workers start; its share is merged like theirs.
   let own: WorkerResult;
   try {
-    own = await scanAssigned({ ...state.options, onFinding: undefined, onProgress: undefined }, sources, queue);
+    own = await scanAssigned({ ...state.options, onFinding: undefined, onProgress: undefined }, sources, queue, jobs);
   } catch (error) {
     for (const worker of started) void worker.terminate();
     throw error;
   }
   state.index.merge(own.index);
-  own.index = [];
+  own.index = { blocks: [], overflowed: false };
   const results = [own, ...(await fromWorkers)];
   const rulesById = new Map(state.options.rules.map((r) => [r.id, r]));
   const merged = results.flatMap((r) => r.findings).sort((a, b) => a.sourceIndex - b.sourceIndex || a.finding.line - b.finding.line);
@@ -681,7 +751,12 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     checkConfigFiles(configFiles, options.rules, state.collector, options.language);
     if (options.sinceDurationMs != null) dropOlderThanCapture(state, options.sinceDurationMs);
     const all: CollectedFinding[] = state.collector.findings;
-    const incidents = options.correlate === false ? [] : await correlate({ findings: all, collector: state.collector, index: state.index, sources: state.sources, observations: state.observations, rules: options.rules, language: options.language, maxRelated: options.maxRelated ?? 20 });
+    let index: IdIndex | SecondPassIndex = state.index;
+    if (state.index.overflowed && options.correlate !== false) {
+      options.onSecondPass?.();
+      index = new SecondPassIndex((wanted) => indexAgain(state, collected.sources, wanted), likelyAsked(state));
+    }
+    const incidents = options.correlate === false ? [] : await correlate({ findings: all, collector: state.collector, index, sources: state.sources, observations: state.observations, rules: options.rules, language: options.language, maxRelated: options.maxRelated ?? 20 });
     for (const f of state.unmatched.findings(options.maxUnmatched ?? 10, options.language)) {
       const info = state.sources[f.meta.sourceIndex];
       if (options.sinceDurationMs != null && f.meta.time !== null && f.meta.time < (info?.captureTime ?? Date.now()) - options.sinceDurationMs) continue;

@@ -1,6 +1,6 @@
 // The command line as an operator meets it: exit codes, stdin, formats, colour, errors on stderr.
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -60,6 +60,33 @@ describe("cloudtriage scan", () => {
     expect(bad.stderr).toMatch(/yaml/);
     expect((await runIn(["scan", "--no-such-flag"])).code).toBe(2);
     expect((await runIn(["frobnicate"])).code).toBe(2);
+  });
+
+  it("links the same lines with a second read of the logs when the id index passes --index-memory", async () => {
+    // libvirt-host links libvirtd's lines through QEMU domain names, which the second pass indexes itself.
+    for (const fixture of ["fixtures/openstack-controller-compute", "fixtures/libvirt-host"]) {
+      const plain = await runIn(["scan", fixture, "--format", "json"]);
+      const small = await runIn(["scan", fixture, "--format", "json", "--index-memory", "1KiB"]);
+      expect(small.stderr).toBe("cloudtriage: the id index passed --index-memory 1KiB; reading the logs again to link the findings (slower, same report)\n");
+      expect(small.code).toBe(plain.code);
+      expect(small.stdout).toBe(plain.stdout);
+      const result = JSON.parse(small.stdout);
+      expect(result.incidents.length).toBeGreaterThan(0);
+      expect(result.findings.some((f: { related: unknown[] }) => f.related.length > 0)).toBe(true);
+    }
+    const fixture = "fixtures/openstack-controller-compute";
+    // Standard input is read again from its spool.
+    const api = readFileSync(`${fixture}/controller-0/var/log/nova/nova-api.log`, "utf8");
+    const piped = await runIn(["scan", "-", "--format", "json", "--index-memory", "1KiB"], { stdin: api });
+    expect(piped.stderr).toMatch(/reading the logs again/);
+    expect(piped.stdout).toBe((await runIn(["scan", "-", "--format", "json"], { stdin: api })).stdout);
+    expect((await runIn(["scan", fixture, "--quiet", "--format", "json", "--index-memory", "1KiB"])).stderr).toBe("");
+  });
+
+  it("refuses an --index-memory that is not a size, in one line", async () => {
+    const bad = await runIn(["scan", "fixtures/openstack-controller-compute", "--index-memory", "lots"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("cloudtriage: option '--index-memory <size>' argument 'lots' is invalid. expected a size such as 64MiB, 512KiB or 2GiB\n");
   });
 
   it("exits 2 when no input can be read, naming the path", async () => {

@@ -1,6 +1,6 @@
 // The correlation index and the accepted API requests: what related lines and request-lost are built from.
 import { describe, expect, it } from "vitest";
-import { IdIndex } from "../src/correlator/index.js";
+import { IdIndex, SecondPassIndex } from "../src/correlator/index.js";
 import { ApiRequests } from "../src/correlator/observations.js";
 
 /** lookup's answer as plain arrays, sources and lines ascending. */
@@ -61,6 +61,68 @@ describe("IdIndex", () => {
     for (let i = 0; i < perBlock + 3; i++) index.add(i === perBlock - 1 || i === perBlock + 1 ? 0xfeedface : 1, 0, i + 1);
     expect(index.size).toBe(perBlock + 3);
     expect(found(index, [0xfeedface])).toEqual([[0, [perBlock, perBlock + 2]]]);
+  });
+});
+
+describe("the index's memory budget", () => {
+  it("drops its entries past the budget, also when a merge takes it there, and will not answer from what is left", () => {
+    const index = new IdIndex(3);
+    for (let line = 1; line <= 3; line++) index.add(0x11111111, 0, line);
+    expect(index.overflowed).toBe(false);
+    expect(found(index, [0x11111111])).toEqual([[0, [1, 2, 3]]]);
+    index.add(0x11111111, 0, 4);
+    expect(index.overflowed).toBe(true);
+    expect(index.size).toBe(0);
+    expect(() => index.lookup(new Set([0x11111111]))).toThrow(/overflowed/);
+
+    const worker = new IdIndex(2);
+    worker.add(1, 1, 1);
+    worker.add(2, 1, 2);
+    const main = new IdIndex(3);
+    main.add(3, 0, 1);
+    main.add(4, 0, 2);
+    main.merge(worker.export());
+    expect(main.overflowed).toBe(true);
+    expect(() => main.presentIn(new Set([1]), () => true)).toThrow(/overflowed/);
+    // A thread that overflowed on its own makes the merged index overflow too.
+    const full = new IdIndex(1);
+    full.add(1, 1, 1);
+    full.add(2, 1, 2);
+    const roomy = new IdIndex();
+    roomy.merge(full.export());
+    expect(roomy.overflowed).toBe(true);
+  });
+
+  it("keeps only the wanted ids in the second pass's index", () => {
+    const index = new IdIndex(Infinity, new Set([0xabc]));
+    index.add(0xabc, 0, 1);
+    index.add(0xdef, 0, 2);
+    expect(index.size).toBe(1);
+    expect(found(index, [0xabc, 0xdef])).toEqual([[0, [1]]]);
+  });
+
+  it("answers every question of the correlator from one second read when the likely ids cover them, and reads again when not", async () => {
+    const reads: number[][] = [];
+    const readAgain = async (wanted: Set<number>) => {
+      reads.push([...wanted].sort((a, b) => a - b));
+      const index = new IdIndex(Infinity, wanted);
+      index.add(1, 0, 10);
+      index.add(2, 1, 20);
+      index.add(3, 2, 30);
+      return index;
+    };
+    const second = new SecondPassIndex(readAgain, new Set([1, 2]));
+    expect([...(await second.presentIn(new Set([2]), (source) => source === 1))]).toEqual([2]);
+    expect([...(await second.lookup(new Set([1, 2])))].sort()).toEqual([
+      [0, new Set([10])],
+      [1, new Set([20])],
+    ]);
+    expect(reads).toEqual([[1, 2]]);
+    expect([...(await second.lookup(new Set([3])))]).toEqual([[2, new Set([30])]]);
+    expect(reads).toEqual([
+      [1, 2],
+      [1, 2, 3],
+    ]);
   });
 });
 

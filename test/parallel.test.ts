@@ -8,8 +8,8 @@ import { makeTree } from "./helpers/cli.js";
 
 const bin = path.resolve("bin/cloudtriage.js");
 
-function scan(root: string, jobs: number): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, "scan", root, "--format", "json", "--jobs", String(jobs)], { encoding: "utf8", maxBuffer: 256 << 20, env: { PATH: process.env.PATH } });
+function scan(root: string, jobs: number, extra: string[] = []): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, "scan", root, "--format", "json", "--jobs", String(jobs), ...extra], { encoding: "utf8", maxBuffer: 256 << 20, env: { PATH: process.env.PATH } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -34,6 +34,10 @@ describe("--jobs 2", () => {
     expect(two.code).toBe(one.code);
     expect(two.stderr).toBe(one.stderr);
     expect(two.stdout).toBe(one.stdout);
+    // Each thread's index overflows a budget this small: the second read links the same lines.
+    const budget = scan(root, 2, ["--index-memory", "1MiB"]);
+    expect(budget.stderr).toBe(`${one.stderr}cloudtriage: the id index passed --index-memory 1MiB; reading the logs again to link the findings (slower, same report)\n`);
+    expect(budget.stdout).toBe(one.stdout);
 
     const result = JSON.parse(one.stdout);
     const injected: { rule: string; line: number; path: string }[] = JSON.parse(readFileSync(path.join(root, "injected.json"), "utf8"));

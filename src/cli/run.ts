@@ -9,7 +9,7 @@ import { formatNdjsonFinding } from "../reporters/json.js";
 import type { ReportContext } from "../reporters/context.js";
 import { loadRules, RuleError } from "../ruleset/load.js";
 import { ruleInfo, type Rule } from "../ruleset/rule.js";
-import { NoInputError, scan } from "../scan.js";
+import { defaultIndexBytes, NoInputError, scan } from "../scan.js";
 import { redactText } from "../redact/redact.js";
 import { ExitCode, exitCodeFor, type FailOn } from "./exit-code.js";
 import { colorLevel, defaultLanguage, Progress } from "./terminal.js";
@@ -48,6 +48,7 @@ interface ScanFlags {
   quiet?: boolean;
   strict?: boolean;
   jobs: number;
+  indexMemory: number;
   baseline?: string;
   writeBaseline?: string;
   suppressions?: string;
@@ -57,6 +58,20 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a whole number");
   return n;
+}
+
+/** "64MiB", "512KiB", "2GiB" or a number of bytes. */
+function byteSize(value: string): number {
+  const m = /^(\d+)\s*(KiB|MiB|GiB|K|M|G)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a size such as 64MiB, 512KiB or 2GiB');
+  const unit = (m[2] ?? "").charAt(0).toUpperCase();
+  const n = Number(m[1]) * (unit === "K" ? 1024 : unit === "M" ? 1024 ** 2 : unit === "G" ? 1024 ** 3 : 1);
+  if (n < 1024) throw new InvalidArgumentError("expected at least 1KiB");
+  return n;
+}
+
+function formatMiB(bytes: number): string {
+  return bytes >= 1 << 20 ? `${+(bytes / (1 << 20)).toFixed(1)}MiB` : `${+(bytes / 1024).toFixed(1)}KiB`;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -136,6 +151,7 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
     sinceDurationMs: since?.durationMs ?? null,
     maxRelated: flags.maxRelated,
     jobs: flags.jobs,
+    indexBytes: flags.indexMemory,
     ruleSource: { dirs: flags.rules, cwd: io.cwd, ...(flags.only ? { only: flags.only.split(",").map((s) => s.trim()) } : {}), ...(flags.exclude ? { exclude: flags.exclude.split(",").map((s) => s.trim()) } : {}) },
     correlate: flags.correlate,
     redact,
@@ -149,6 +165,10 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
       if (!flags.quiet) io.stderr.write(`cloudtriage: ${n.path}:${n.line}: ${n.message}\n`);
     },
     onProgress: (p) => progress.update(p.files, p.totalFiles, p.bytes, p.totalBytes),
+    onSecondPass: () => {
+      progress.clear();
+      if (!flags.quiet) io.stderr.write(`cloudtriage: the id index passed --index-memory ${formatMiB(flags.indexMemory)}; reading the logs again to link the findings (slower, same report)\n`);
+    },
   });
   progress.clear();
   if (suppressions.length && baselines) {
@@ -264,6 +284,7 @@ function build(io: CliIO, setCode: (code: number) => void): Command {
     .option("--write-baseline <file>", "record the fingerprints of today's findings")
     .option("--baseline <file>", "report only findings that are not in this baseline")
     .option("--suppressions <file>", "YAML of accepted findings (rule, host/component/path globs, reason, expiry)")
+    .addOption(new Option("--index-memory <size>", "memory for the cross-file id index, 8 bytes per id; past it, findings are linked by a second read of the logs").argParser(byteSize).default(defaultIndexBytes, "64MiB"))
     .option("-j, --jobs <n>", "worker threads; each takes whole files (default: 2 on a machine with 2 or more cores)", positiveInt, Math.min(2, availableParallelism()))
     .action(async (paths: string[], flags: ScanFlags) => setCode(await runScan(paths, flags, io)));
 

@@ -5,7 +5,6 @@ import type { FormatName } from "../parser/formats.js";
 import type { Rule } from "../ruleset/rule.js";
 import type { CollectedFinding, FindingCollector } from "../engine/findings.js";
 import { severityOrder } from "../engine/findings.js";
-import type { IdIndex } from "./index.js";
 import type { Observations } from "./observations.js";
 import { derivedFindings, derivedExplains } from "./derived.js";
 import { readRecordsAt, type RelatedRecord } from "./reread.js";
@@ -42,10 +41,17 @@ export interface SourceInfo {
   isSpool: boolean;
 }
 
+/** The id index, or, once it passed its memory budget, a second read of the logs that answers the same questions. */
+export interface IdLookup {
+  add(hash: number, source: number, line: number): void;
+  lookup(wanted: Set<number>): Map<number, Set<number>> | Promise<Map<number, Set<number>>>;
+  presentIn(wanted: Set<number>, accept: (source: number) => boolean): Set<number> | Promise<Set<number>>;
+}
+
 export interface CorrelationInput {
   findings: CollectedFinding[];
   collector: FindingCollector;
-  index: IdIndex;
+  index: IdLookup;
   sources: SourceInfo[];
   observations: Observations;
   rules: Rule[];
@@ -172,7 +178,7 @@ async function attachRelated(input: CorrelationInput, groups: CollectedFinding[]
     if (h >= 0) wanted.add(h);
   }
   if (wanted.size === 0) return;
-  const positions = input.index.lookup(wanted);
+  const positions = await input.index.lookup(wanted);
   const records = await readRecordsAt(input.sources, positions, input.observations.domains);
   const byKey = new Map<string, RelatedRecord[]>();
   for (const r of records) {

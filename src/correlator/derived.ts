@@ -77,7 +77,7 @@ async function requestLost(input: CorrelationInput): Promise<CollectedFinding[]>
   const wanted = new Set<number>();
   for (let i = 0; i < requests.length; i++) for (const h of requests.get(i).idHashes) wanted.add(h);
   const downstream = (i: number) => /scheduler|conductor|compute/.test(input.sources[i]?.component ?? "");
-  const reachedDownstream = input.index.presentIn(wanted, downstream);
+  const reachedDownstream = await input.index.presentIn(wanted, downstream);
   // Only a capture whose downstream logs go on after the request can say it was lost.
   let downstreamEnd = -Infinity;
   input.sources.forEach((s, i) => {

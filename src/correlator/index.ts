@@ -76,8 +76,27 @@ export class IdIndex {
   private blocks: IndexBlock[] = [];
   private lastSource = -1;
   size = 0;
+  /** Set once the entries passed the budget: they are dropped, and questions go to a second read of the logs. */
+  overflowed = false;
+  private readonly only: WantedHashes | null;
+
+  /**
+   * `budget`: the most entries kept (8 bytes each). `only`: the hashes worth keeping, for the second
+   * pass, which indexes just what the correlator asks about.
+   */
+  constructor(
+    private readonly budget = Infinity,
+    only: Set<number> | null = null,
+  ) {
+    this.only = only ? new WantedHashes(only) : null;
+  }
 
   add(hash: number, source: number, line: number): void {
+    if (this.overflowed || (this.only !== null && this.only.find(hash) < 0)) return;
+    if (this.size >= this.budget) {
+      this.overflow();
+      return;
+    }
     let block = this.blocks[this.blocks.length - 1];
     if (!block || block.used === blockEntries) {
       block = { hashes: new Uint32Array(blockEntries), lines: new Uint32Array(blockEntries), used: 0, runs: [] };
@@ -94,9 +113,18 @@ export class IdIndex {
     this.size++;
   }
 
-  /** The blocks themselves, for a worker to transfer to the main thread without a copy; the index is empty after. */
-  export(): IndexBlock[] {
-    const out = this.blocks;
+  private overflow(): void {
+    this.overflowed = true;
+    this.blocks = [];
+    this.size = 0;
+  }
+
+  /**
+   * The blocks themselves, for a worker to transfer to the main thread without a copy (none once it
+   * overflowed); the index is empty after.
+   */
+  export(): { blocks: IndexBlock[]; overflowed: boolean } {
+    const out = { blocks: this.blocks, overflowed: this.overflowed };
     this.blocks = [];
     this.lastSource = -1;
     this.size = 0;
@@ -105,19 +133,24 @@ export class IdIndex {
 
   /**
    * Takes another index's blocks as they are. Each thread scans whole files, so a source's entries
-   * stay together and in line order.
+   * stay together and in line order. Past the budget, or when the other index had overflowed, both are dropped.
    */
-  merge(blocks: IndexBlock[]): void {
-    for (const block of blocks) {
+  merge(other: { blocks: IndexBlock[]; overflowed: boolean }): void {
+    if (other.overflowed) this.overflow();
+    if (this.overflowed) return;
+    for (const block of other.blocks) {
       this.blocks.push(block);
       this.size += block.used;
     }
+    if (this.size > this.budget) this.overflow();
     // The next entry starts a run of its own, even for the same source.
     this.lastSource = -1;
   }
 
   /** Visits the entries whose hash is wanted, run by run, with the hash's slot in `wanted` and the entry's source. */
   private eachWanted(wanted: WantedHashes, accept: (source: number) => boolean, visit: (slot: number, source: number, line: number) => void): void {
+    // Answering from what is left would silently lose links: the caller must ask the second pass.
+    if (this.overflowed) throw new Error("the id index overflowed its budget; ask the second pass");
     for (const { hashes, lines, used, runs } of this.blocks) {
       for (let r = 0; r < runs.length; r += 2) {
         const source = runs[r + 1] as number;
@@ -171,5 +204,37 @@ export class IdIndex {
     const seen = new Uint8Array(table.slots.length);
     this.eachWanted(table, accept, (slot) => (seen[slot] = 1));
     return new Set([...wanted].filter((h) => seen[table.find(h)] === 1));
+  }
+}
+
+/**
+ * Stands in for an index that passed its budget: the first question reads the logs again, keeping
+ * only the ids asked about and those `likely` to be asked next, so one pass usually answers them all.
+ * Memory is then set by the ids asked about, not by the size of the logs.
+ */
+export class SecondPassIndex {
+  private read: { covers: Set<number>; index: IdIndex } | null = null;
+
+  constructor(
+    private readonly readAgain: (wanted: Set<number>) => Promise<IdIndex>,
+    private readonly likely: Set<number>,
+  ) {}
+
+  /** The second pass indexes the domain mentions itself, in the place the first pass's index had them. */
+  add(): void {}
+
+  private async indexFor(wanted: Set<number>): Promise<IdIndex> {
+    if (this.read && [...wanted].every((h) => this.read?.covers.has(h))) return this.read.index;
+    const covers = new Set([...wanted, ...this.likely, ...(this.read?.covers ?? [])]);
+    this.read = { covers, index: await this.readAgain(covers) };
+    return this.read.index;
+  }
+
+  async lookup(wanted: Set<number>): Promise<Map<number, Set<number>>> {
+    return (await this.indexFor(wanted)).lookup(wanted);
+  }
+
+  async presentIn(wanted: Set<number>, accept: (source: number) => boolean): Promise<Set<number>> {
+    return (await this.indexFor(wanted)).presentIn(wanted, accept);
   }
 }
