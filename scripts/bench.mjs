@@ -290,6 +290,8 @@ function defineVariants(data, patterns, hasJobs, outDir) {
     { key: "full", label: "cloudtriage full (default jobs)", ...scan(data.plainDir, []), tree: "plain", checks: true },
     { key: "full-j1", label: hasJobs ? "cloudtriage full --jobs 1" : "cloudtriage full (no --jobs yet)", ...scan(data.plainDir, jobs(1)), tree: "plain", checks: true },
     ...(hasJobs ? [{ key: "full-j2", label: "cloudtriage full --jobs 2", ...scan(data.plainDir, jobs(2)), tree: "plain", checks: true }] : []),
+    // Above its memory budget the index is dropped and a second pass links the findings: same report, more time.
+    { key: "full-2pass", label: "cloudtriage full, index over budget (--index-memory 1KiB: second pass)", ...scan(data.plainDir, ["--index-memory", "1KiB"]), tree: "plain", checks: true, sameAs: "full" },
     { key: "rules-j1", label: `cloudtriage rules only --no-correlate${hasJobs ? " --jobs 1" : ""}`, ...scan(data.plainDir, ["--no-correlate", ...jobs(1)]), tree: "plain", checks: true },
     { key: "gz-j1", label: `cloudtriage full, .gz tree${hasJobs ? " --jobs 1" : ""}`, ...scan(data.gzDir, jobs(1)), tree: "gz", checks: true },
     ...(hasJobs ? [{ key: "gz", label: "cloudtriage full, .gz tree (default jobs)", ...scan(data.gzDir, []), tree: "gz", checks: true }] : []),
@@ -612,6 +614,11 @@ async function main() {
       for (const [rule, where] of Object.entries(byRule)) lines.push(`  - missed ${rule} ×${where.length}: ${where.slice(0, 5).join(", ")}${where.length > 5 ? ", …" : ""}`);
       failures.push(`${c.v.label} missed ${c.missed.length} injected failures`);
     }
+  }
+  for (const v of variants.filter((x) => x.sameAs)) {
+    const same = fs.existsSync(v.stdoutFile) && fs.existsSync(byKey[v.sameAs].stdoutFile) && fs.readFileSync(v.stdoutFile).equals(fs.readFileSync(byKey[v.sameAs].stdoutFile));
+    lines.push(`- ${same ? "PASS" : "FAIL"} ${v.label}: ${same ? "the same" : "not the same"} JSON report as ${byKey[v.sameAs].label}`);
+    if (!same) failures.push(`${v.label} gave another report than ${byKey[v.sameAs].label}`);
   }
   const failedVariants = variants.filter((x) => x.failed);
   if (failedVariants.length) lines.push("", "Failed runs (left out of the medians):", "");

@@ -3,7 +3,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { Language } from "./model.js";
 import { loadRules } from "./ruleset/load.js";
 import type { Source } from "./reader/inputs.js";
-import { scanAssigned, type RuleSource, type WorkerResult, type WorkQueue } from "./scan.js";
+import { scanAssigned, type RuleSource, type SecondPassJob, type WorkerResult, type WorkQueue } from "./scan.js";
 
 interface Job {
   sources: Source[];
@@ -17,6 +17,7 @@ interface Job {
   correlate?: boolean;
   indexBytes?: number;
   threads: number;
+  secondPass?: SecondPassJob;
 }
 
 const job = workerData as Job;
@@ -27,6 +28,7 @@ const result: WorkerResult = await scanAssigned(
   job.sources,
   job.queue,
   job.threads,
+  job.secondPass,
 );
 // The index blocks move to the main thread; nothing is copied.
 parentPort?.postMessage(result, result.index.blocks.flatMap((block) => [block.hashes.buffer as ArrayBuffer, block.lines.buffer as ArrayBuffer]));

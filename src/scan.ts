@@ -164,6 +164,8 @@ interface ScanState {
   secondPass: boolean;
   /** Second pass: the domain mentions, indexed after the files as the correlator did after the first pass. */
   mentions: { hash: number; sourceIndex: number; line: number }[];
+  /** Set when the first pass ran over threads. */
+  threads: Threads | null;
 }
 
 function skip(state: ScanState, entry: SkippedInput): void {
@@ -421,6 +423,7 @@ function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[], th
     totalBytes: 0,
     secondPass: false,
     mentions: [],
+    threads: null,
   };
 }
 
@@ -547,6 +550,15 @@ function dropOlderThanCapture(state: ScanState, durationMs: number): void {
  * no rule runs. It reads into copies of the sources' descriptions, so the first pass's stay as they were.
  */
 async function indexAgain(first: ScanState, sources: Source[], wanted: Set<number>): Promise<IdIndex> {
+  if (first.threads) {
+    const results = await runThreads(first, sources, first.threads, { wanted, domains: first.observations.domains });
+    const index = new IdIndex();
+    for (const r of results) index.merge(r.index);
+    // As one thread would have met them: file by file, line by line.
+    const mentions = results.flatMap((r) => r.mentions).sort((a, b) => a.sourceIndex - b.sourceIndex || a.line - b.line);
+    for (const m of mentions) index.add(m.hash, m.sourceIndex, m.line);
+    return index;
+  }
   const pass: ScanState = {
     ...first,
     options: { ...first.options, onFinding: undefined, onSkip: undefined, onNotice: undefined, onProgress: undefined },
@@ -599,6 +611,8 @@ export interface WorkerResult {
   truncatedLines: number;
   /** Skips and notices in the order the thread met them: replayed in file order once the results are merged. */
   events: { sourceIndex: number; skip?: SkippedInput; notice?: { path: string; line: number; message: string } }[];
+  /** Second pass: the domain mentions to index after the files. */
+  mentions: ScanState["mentions"];
 }
 
 /**
@@ -615,12 +629,23 @@ export function takeNext(queue: WorkQueue): number | null {
   return k < queue.order.length ? (queue.order[k] as number) : null;
 }
 
+/** What a thread of the second pass needs from the first: the ids asked about, and the QEMU domains' UUIDs. */
+export interface SecondPassJob {
+  wanted: Set<number>;
+  domains: Map<string, string>;
+}
+
 /** One thread's share of a parallel scan: the files it takes from the queue, into a fresh state. */
-export async function scanAssigned(options: ScanOptions, sources: Source[], queue: WorkQueue, threads: number): Promise<WorkerResult> {
+export async function scanAssigned(options: ScanOptions, sources: Source[], queue: WorkQueue, threads: number, secondPass?: SecondPassJob): Promise<WorkerResult> {
   const events: WorkerResult["events"] = [];
   let current = -1;
   const quiet = { onNotice: (notice: { path: string; line: number; message: string }) => events.push({ sourceIndex: current, notice }), onSkip: (skip: SkippedInput) => events.push({ sourceIndex: current, skip }) };
   const state = newState({ ...options, ...quiet }, options.rules, sources.map((s) => sourceInfo(s)), threads);
+  if (secondPass) {
+    state.secondPass = true;
+    state.index = new IdIndex(Infinity, secondPass.wanted);
+    for (const [name, uuid] of secondPass.domains) state.observations.noteDomain(name, uuid);
+  }
   const assigned: number[] = [];
   for (let i = takeNext(queue); i !== null; i = takeNext(queue)) {
     assigned.push(i);
@@ -638,14 +663,22 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], queu
     bytes: state.bytes,
     truncatedLines: state.truncatedLines,
     events,
+    mentions: state.mentions,
   };
+}
+
+/** How the first pass spread the files over threads: the second pass spreads them the same way. */
+interface Threads {
+  work: number[];
+  jobs: number;
+  ruleSource: RuleSource;
 }
 
 /**
  * Spreads whole files over the main thread and `jobs - 1` worker threads, which take them from one
- * queue, largest first; the results are merged in file order, as one thread would have found them.
+ * queue, largest first. The main thread's result comes first.
  */
-async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[], jobs: number, ruleSource: RuleSource): Promise<void> {
+async function runThreads(state: ScanState, sources: Source[], { work: sizes, jobs, ruleSource }: Threads, secondPass?: SecondPassJob): Promise<WorkerResult[]> {
   const queue: WorkQueue = { order: sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b), next: new Int32Array(new SharedArrayBuffer(4)) };
   const { sinceMs, untilMs, sinceDurationMs, maxLineBytes, language, correlate, indexBytes } = state.options;
   const workerUrl = new URL("./scan-worker.js", import.meta.url);
@@ -655,7 +688,7 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
     () =>
       new Promise<WorkerResult>((resolve, reject) => {
         // As the launcher does for the main thread: a small young generation, so garbage does not grow the heap.
-        const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, queue, ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes, correlate, indexBytes, threads: jobs } });
+        const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, queue, ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes, correlate, indexBytes, threads: jobs, secondPass } });
         started.push(worker);
         worker.once("message", (result: WorkerResult) => {
           resolve(result);
@@ -674,14 +707,17 @@ async function scanInWorkers(state: ScanState, sources: Source[], sizes: number[
   // The main thread scans too, while the workers start; its share is merged like theirs.
   let own: WorkerResult;
   try {
-    own = await scanAssigned({ ...state.options, onFinding: undefined, onProgress: undefined }, sources, queue, jobs);
+    own = await scanAssigned({ ...state.options, onFinding: undefined, onProgress: undefined }, sources, queue, jobs, secondPass);
   } catch (error) {
     for (const worker of started) void worker.terminate();
     throw error;
   }
-  state.index.merge(own.index);
-  own.index = { blocks: [], overflowed: false };
-  const results = [own, ...(await fromWorkers)];
+  return [own, ...(await fromWorkers)];
+}
+
+/** The first pass over threads; the results are merged in file order, as one thread would have found them. */
+async function scanInWorkers(state: ScanState, sources: Source[], threads: Threads): Promise<void> {
+  const results = await runThreads(state, sources, threads);
   const rulesById = new Map(state.options.rules.map((r) => [r.id, r]));
   const merged = results.flatMap((r) => r.findings).sort((a, b) => a.sourceIndex - b.sourceIndex || a.finding.line - b.finding.line);
   for (const f of merged) {
@@ -732,7 +768,8 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     // The work is the text to scan, so a gzip file counts by its inflated size; small scans stay on the main thread.
     const work = parallel ? collected.sources.map((s, i) => textSize(s.absPath, sizes[i] ?? 0)) : [];
     if (parallel && work.reduce((a, b) => a + b, 0) >= minParallelBytes) {
-      await scanInWorkers(state, collected.sources, work, jobs, ruleSource);
+      state.threads = { work, jobs, ruleSource };
+      await scanInWorkers(state, collected.sources, state.threads);
     } else {
       for (let i = 0; i < collected.sources.length; i++) {
         const source = collected.sources[i] as Source;
