@@ -59,8 +59,8 @@ export interface ScanOptions {
   jobs?: number;
   /** How a worker loads the same rules: packs and selection as given on the command line. */
   ruleSource?: RuleSource;
-  /** Called with bytes read so far and the total known size, for a progress bar. */
-  onProgress?: (progress: { files: number; totalFiles: number; bytes: number; totalBytes: number }) => void;
+  /** Called with bytes read so far and the total known size, for a progress bar; `pass` 2 is the second pass. */
+  onProgress?: (progress: { files: number; totalFiles: number; bytes: number; totalBytes: number; pass: 1 | 2 }) => void;
   /**
    * Memory for the id index, 8 bytes an entry (default 64 MiB, about 3 GiB of nova logs). Past it the
    * index is dropped, and the correlator's questions are answered by reading the logs a second time.
@@ -341,7 +341,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
           assembler.flushIdle();
         }, liveIdleMs);
       }
-      state.options.onProgress?.({ files: sourceIndex, totalFiles: state.sources.length, bytes: state.bytes + splitter.bytes, totalBytes: state.totalBytes });
+      state.options.onProgress?.({ files: sourceIndex, totalFiles: state.sources.length, bytes: state.bytes + splitter.bytes, totalBytes: state.totalBytes, pass: state.secondPass ? 2 : 1 });
     }
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
@@ -561,7 +561,7 @@ async function indexAgain(first: ScanState, sources: Source[], wanted: Set<numbe
   }
   const pass: ScanState = {
     ...first,
-    options: { ...first.options, onFinding: undefined, onSkip: undefined, onNotice: undefined, onProgress: undefined },
+    options: { ...first.options, onFinding: undefined, onSkip: undefined, onNotice: undefined },
     collector: new FindingCollector(first.options.language),
     unmatched: new UnmatchedErrors(),
     index: new IdIndex(Infinity, wanted),
@@ -622,6 +622,8 @@ export interface WorkerResult {
 export interface WorkQueue {
   order: number[];
   next: Int32Array;
+  /** For the progress bar: [KiB of text read, files done] by all the threads. */
+  done: Int32Array;
 }
 
 export function takeNext(queue: WorkQueue): number | null {
@@ -640,7 +642,14 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], queu
   const events: WorkerResult["events"] = [];
   let current = -1;
   const quiet = { onNotice: (notice: { path: string; line: number; message: string }) => events.push({ sourceIndex: current, notice }), onSkip: (skip: SkippedInput) => events.push({ sourceIndex: current, skip }) };
-  const state = newState({ ...options, ...quiet }, options.rules, sources.map((s) => sourceInfo(s)), threads);
+  // Each thread adds what it read to the shared count; the main thread draws the bar from that.
+  let reportedKiB = 0;
+  const onProgress = ({ bytes }: { bytes: number }) => {
+    const kiB = Math.floor(bytes / 1024);
+    Atomics.add(queue.done, 0, kiB - reportedKiB);
+    reportedKiB = kiB;
+  };
+  const state = newState({ ...options, ...quiet, onProgress }, options.rules, sources.map((s) => sourceInfo(s)), threads);
   if (secondPass) {
     state.secondPass = true;
     state.index = new IdIndex(Infinity, secondPass.wanted);
@@ -651,6 +660,7 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], queu
     assigned.push(i);
     current = i;
     await scanSource(state, sources[i] as Source, i);
+    Atomics.add(queue.done, 1, 1);
   }
   const o = state.observations;
   return {
@@ -679,7 +689,7 @@ interface Threads {
  * queue, largest first. The main thread's result comes first.
  */
 async function runThreads(state: ScanState, sources: Source[], { work: sizes, jobs, ruleSource }: Threads, secondPass?: SecondPassJob): Promise<WorkerResult[]> {
-  const queue: WorkQueue = { order: sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b), next: new Int32Array(new SharedArrayBuffer(4)) };
+  const queue: WorkQueue = { order: sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b), next: new Int32Array(new SharedArrayBuffer(4)), done: new Int32Array(new SharedArrayBuffer(8)) };
   const { sinceMs, untilMs, sinceDurationMs, maxLineBytes, language, correlate, indexBytes } = state.options;
   const workerUrl = new URL("./scan-worker.js", import.meta.url);
   const started: Worker[] = [];
@@ -704,15 +714,25 @@ async function runThreads(state: ScanState, sources: Source[], { work: sizes, jo
   // left an unhandled rejection that ends the process with no report.
   const fromWorkers = Promise.all(workers);
   fromWorkers.catch(() => {});
+  const { onProgress } = state.options;
+  const report = () => onProgress?.({ files: Atomics.load(queue.done, 1), totalFiles: sources.length, bytes: Atomics.load(queue.done, 0) * 1024, totalBytes: state.totalBytes, pass: secondPass ? 2 : 1 });
+  report();
+  const progress = onProgress ? setInterval(report, 100) : null;
   // The main thread scans too, while the workers start; its share is merged like theirs.
-  let own: WorkerResult;
   try {
-    own = await scanAssigned({ ...state.options, onFinding: undefined, onProgress: undefined }, sources, queue, jobs, secondPass);
-  } catch (error) {
-    for (const worker of started) void worker.terminate();
-    throw error;
+    let own: WorkerResult;
+    try {
+      own = await scanAssigned({ ...state.options, onFinding: undefined }, sources, queue, jobs, secondPass);
+    } catch (error) {
+      for (const worker of started) void worker.terminate();
+      throw error;
+    }
+    const results = [own, ...(await fromWorkers)];
+    report();
+    return results;
+  } finally {
+    if (progress) clearInterval(progress);
   }
-  return [own, ...(await fromWorkers)];
 }
 
 /** The first pass over threads; the results are merged in file order, as one thread would have found them. */
@@ -761,8 +781,8 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     const archiveConfigs: ConfigFile[] = [];
     const jobs = Math.max(1, Math.min(options.jobs ?? 1, collected.sources.length));
     const sizes = await Promise.all(collected.sources.map(async (s) => (s.kind === "stdin" ? 0 : ((await stat(s.absPath).catch(() => null))?.size ?? 0))));
-    const totalBytes = sizes.reduce((a, b) => a + b, 0);
-    state.totalBytes = totalBytes;
+    // The bar counts text, so a gzip file counts by the inflated size its trailer gives.
+    state.totalBytes = collected.sources.reduce((sum, s, i) => sum + (/\.t?gz$/i.test(s.absPath) ? textSize(s.absPath, sizes[i] ?? 0) : (sizes[i] ?? 0)), 0);
     const ruleSource = options.ruleSource;
     const parallel = jobs > 1 && ruleSource !== undefined && !collected.sources.some((s) => s.kind === "stdin" || s.kind === "archive");
     // The work is the text to scan, so a gzip file counts by its inflated size; small scans stay on the main thread.

@@ -51,6 +51,29 @@ describe("--jobs 2", () => {
     expect(one.stderr).toMatch(/nova-old\.log\.1\.gz: truncated gzip stream/);
   }, 60_000);
 
+  it("reports the bytes every thread read to the progress bar, for both passes", async () => {
+    const { scan: scanTree } = (await import(path.resolve("dist/scan.js"))) as typeof import("../src/scan.js");
+    const { loadRules } = (await import(path.resolve("dist/ruleset/load.js"))) as typeof import("../src/ruleset/load.js");
+    const seen: { files: number; totalFiles: number; bytes: number; totalBytes: number; pass: 1 | 2 }[] = [];
+    const inputs = [path.join(root, "var/log")];
+    const result = await scanTree({ inputs, cwd: root, rules: loadRules(), language: "en", jobs: 2, ruleSource: { dirs: [], cwd: root }, indexBytes: 1 << 20, onProgress: (p) => seen.push(p) });
+    for (const pass of [1, 2] as const) {
+      const reports = seen.filter((p) => p.pass === pass);
+      expect(reports.length).toBeGreaterThan(1);
+      // Never backwards, and at the end close to all of it: each thread adds what it read as it goes.
+      expect(reports.every((p, i) => i === 0 || (p.bytes >= (reports[i - 1]?.bytes ?? 0) && p.files >= (reports[i - 1]?.files ?? 0)))).toBe(true);
+      expect(reports[0]?.bytes).toBe(0);
+      // Each thread counts whole KiB: the end is short of the text by less than 1 KiB a thread.
+      expect(result.summary.bytes - (reports.at(-1)?.bytes ?? 0)).toBeGreaterThanOrEqual(0);
+      expect(result.summary.bytes - (reports.at(-1)?.bytes ?? 0)).toBeLessThan(2048);
+      expect(reports.at(-1)?.files).toBe(reports.at(-1)?.totalFiles);
+    }
+    // The total counts gzip files by their inflated text, as the bytes read do.
+    expect(seen[0]?.totalBytes).toBeGreaterThanOrEqual(result.summary.bytes);
+    const lastFirstPass = seen.length - 1 - [...seen].reverse().findIndex((p) => p.pass === 1);
+    expect(seen.findIndex((p) => p.pass === 2)).toBeGreaterThan(lastFirstPass);
+  }, 60_000);
+
   it("fails the scan with the worker's error when a worker cannot start, instead of ending the process", async () => {
     // The built module, as the installed command runs it: its workers are dist/scan-worker.js.
     const { scan: scanTree } = (await import(path.resolve("dist/scan.js"))) as typeof import("../src/scan.js");

@@ -164,7 +164,7 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
       progress.clear();
       if (!flags.quiet) io.stderr.write(`cloudtriage: ${n.path}:${n.line}: ${n.message}\n`);
     },
-    onProgress: (p) => progress.update(p.files, p.totalFiles, p.bytes, p.totalBytes),
+    onProgress: (p) => progress.update(p.files, p.totalFiles, p.bytes, p.totalBytes, p.pass),
     onSecondPass: () => {
       progress.clear();
       if (!flags.quiet) io.stderr.write(`cloudtriage: the id index passed --index-memory ${formatMiB(flags.indexMemory)}; reading the logs again to link the findings (slower, same report)\n`);

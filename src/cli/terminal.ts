@@ -30,25 +30,33 @@ export class Progress {
   private lastDraw = 0;
   private drawn = false;
   private readonly started = Date.now();
+  /** When the current pass began: the second pass's rate and time left are its own. */
+  private passStarted = this.started;
+  private pass = 1;
 
   constructor(
     private readonly stream: NodeJS.WritableStream & { columns?: number },
     private readonly enabled: boolean,
   ) {}
 
-  update(files: number, totalFiles: number, bytes: number, totalBytes: number): void {
+  update(files: number, totalFiles: number, bytes: number, totalBytes: number, pass = 1): void {
     if (!this.enabled) return;
     const now = Date.now();
-    if (now - this.started < 1000 || now - this.lastDraw < 100) return;
+    if (pass !== this.pass) {
+      this.pass = pass;
+      this.passStarted = now;
+    }
+    if (now - this.started < 1000 || now - this.lastDraw < 100 || now === this.passStarted) return;
     this.lastDraw = now;
-    const seconds = (now - this.started) / 1000;
+    const seconds = (now - this.passStarted) / 1000;
     const rate = bytes / 1e6 / seconds;
     const fraction = totalBytes > 0 ? Math.min(1, bytes / totalBytes) : 0;
     const width = 24;
     const filled = Math.round(fraction * width);
     const eta = fraction > 0 && rate > 0 ? Math.max(0, (totalBytes - bytes) / 1e6 / rate) : NaN;
-    const text = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${files}/${totalFiles} files  ${(bytes / 1e6).toFixed(0)} MB  ${rate.toFixed(0)} MB/s${Number.isFinite(eta) ? `  ${eta.toFixed(0)} s left` : ""}`;
-    const columns = this.stream.columns ?? 80;
+    const text = `${pass === 2 ? "second pass " : ""}[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${files}/${totalFiles} files  ${(bytes / 1e6).toFixed(0)} MB  ${rate.toFixed(0)} MB/s${Number.isFinite(eta) ? `  ${eta.toFixed(0)} s left` : ""}`;
+    // A terminal that gives no size (a pty under script, say) reports 0 columns.
+    const columns = this.stream.columns || 80;
     this.stream.write(`\r${text.slice(0, columns - 1)}\x1b[K`);
     this.drawn = true;
   }
