@@ -809,6 +809,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     if (options.sinceDurationMs != null) dropOlderThanCapture(state, options.sinceDurationMs);
     const all: CollectedFinding[] = state.collector.findings;
     let index: IdIndex | SecondPassIndex = state.index;
+    state.index.removeBudget();
     if (state.index.overflowed && options.correlate !== false) {
       options.onSecondPass?.();
       index = new SecondPassIndex((wanted) => indexAgain(state, collected.sources, wanted), likelyAsked(state));

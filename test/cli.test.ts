@@ -4,6 +4,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadRules } from "../src/ruleset/load.js";
+import { scan } from "../src/scan.js";
 import { makeTree, runCli } from "./helpers/cli.js";
 
 const bin = path.resolve("bin/cloudtriage.js");
@@ -81,6 +83,28 @@ describe("cloudtriage scan", () => {
     expect(piped.stderr).toMatch(/reading the logs again/);
     expect(piped.stdout).toBe((await runIn(["scan", "-", "--format", "json"], { stdin: api })).stdout);
     expect((await runIn(["scan", fixture, "--quiet", "--format", "json", "--index-memory", "1KiB"])).stderr).toBe("");
+  });
+
+  it("keeps the links when the scan fills the index to its last entry and the correlator adds the domain mentions", async () => {
+    // The smallest budget that holds every entry of the scan: the QEMU domain mentions come after it.
+    const fixture = "fixtures/libvirt-host";
+    const rules = loadRules();
+    const secondPass = async (entries: number) => {
+      let read = false;
+      await scan({ inputs: [fixture], cwd: process.cwd(), rules, language: "en", indexBytes: entries * 8, onSecondPass: () => (read = true) });
+      return read;
+    };
+    let lo = 1;
+    let hi = 1 << 20;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (await secondPass(mid)) lo = mid + 1;
+      else hi = mid;
+    }
+    const full = await runIn(["scan", fixture, "--format", "json"]);
+    const edge = await runIn(["scan", fixture, "--format", "json", "--index-memory", String(lo * 8)]);
+    expect(edge.stderr).toBe("");
+    expect(edge.stdout).toBe(full.stdout);
   });
 
   it("refuses an --index-memory that is not a size, in one line", async () => {

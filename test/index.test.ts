@@ -93,6 +93,19 @@ describe("the index's memory budget", () => {
     expect(roomy.overflowed).toBe(true);
   });
 
+  it("takes the correlator's few entries after the scan even when the scan left it full", () => {
+    const index = new IdIndex(2);
+    index.add(1, 0, 1);
+    index.add(2, 0, 2);
+    index.removeBudget();
+    index.add(3, 1, 7);
+    expect(index.overflowed).toBe(false);
+    expect(found(index, [1, 3])).toEqual([
+      [0, [1]],
+      [1, [7]],
+    ]);
+  });
+
   it("keeps only the wanted ids in the second pass's index", () => {
     const index = new IdIndex(Infinity, new Set([0xabc]));
     index.add(0xabc, 0, 1);

@@ -85,7 +85,7 @@ export class IdIndex {
    * pass, which indexes just what the correlator asks about.
    */
   constructor(
-    private readonly budget = Infinity,
+    private budget = Infinity,
     only: Set<number> | null = null,
   ) {
     this.only = only ? new WantedHashes(only) : null;
@@ -111,6 +111,11 @@ export class IdIndex {
     block.lines[block.used] = line;
     block.used++;
     this.size++;
+  }
+
+  /** After the scan: the few entries the correlator adds (domain mentions) must not drop what the scan kept. */
+  removeBudget(): void {
+    this.budget = Infinity;
   }
 
   private overflow(): void {
