@@ -13,7 +13,7 @@ import { Engine } from "./engine/match.js";
 import { UnmatchedErrors, type UnmatchedTemplate } from "./engine/unmatched.js";
 import { correlate, type SourceInfo } from "./correlator/correlate.js";
 import { IdIndex, SecondPassIndex, type IndexBlock } from "./correlator/index.js";
-import { Observations, observationRules, type ApiRequestColumns } from "./correlator/observations.js";
+import { DomainMentions, Observations, observationRules, type ApiRequestColumns, type MentionRun } from "./correlator/observations.js";
 import type { Finding, Language, LogRecord, ScanResult, Severity, SkippedInput } from "./model.js";
 import { SEVERITIES } from "./model.js";
 import { RecordAssembler, hashOfId, type PendingRecord } from "./parser/assemble.js";
@@ -162,8 +162,6 @@ interface ScanState {
   totalBytes: number;
   /** The second pass: records only feed the index (which keeps just the wanted ids), no rule runs. */
   secondPass: boolean;
-  /** Second pass: the domain mentions, indexed after the files as the correlator did after the first pass. */
-  mentions: { hash: number; sourceIndex: number; line: number }[];
   /** Set when the first pass ran over threads. */
   threads: Threads | null;
 }
@@ -215,14 +213,8 @@ function handleRecord(state: ScanState, source: Source, sourceIndex: number, ctx
   }
   if (!inWindow(state, source, record.time)) return;
   if (format === "libvirt" || format === "syslog" || format === "journal-json") {
-    for (const name of findDomainNames(record.message)) {
-      if (!state.secondPass) state.observations.noteDomainMention(name, sourceIndex, record.line);
-      else {
-        // The first pass's domains are all known now: index the mention as the correlator would have.
-        const uuid = state.observations.domains.get(name);
-        if (uuid) state.mentions.push({ hash: hashOfId(uuid), sourceIndex, line: record.line });
-      }
-    }
+    // The second pass knows all the first pass's domains: it keeps only mentions it can index.
+    for (const name of findDomainNames(record.message)) if (!state.secondPass || state.observations.domains.has(name)) state.observations.domainMentions.note(name, sourceIndex, record.line);
   }
   if (state.secondPass) return;
   const candidates = pending.hits.length ? state.engine.candidates(pending.hits) : [];
@@ -310,7 +302,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   );
   let spoolFd: number | null = null;
   let idle: ReturnType<typeof setTimeout> | null = null;
-  if (source.kind === "stdin") {
+  if (source.kind === "stdin" && !given) {
     // Standard input cannot be read twice; a spool lets the correlator re-read related lines.
     info.absPath = path.join(tmpdir(), `${spoolPrefix}${Date.now()}-stdin.log`);
     info.isSpool = true;
@@ -321,7 +313,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     const chunks = given ?? (source.kind === "stdin" ? readStreamChunks(state.options.stdin ?? (process.stdin as Readable)) : readFileChunks(source.absPath, seen));
     let first = true;
     // journalctl -f: when the pipe goes quiet, what arrived is framed and judged now, not at the next line.
-    const live = source.kind === "stdin";
+    const live = source.kind === "stdin" && !given;
     for await (const chunk of chunks) {
       if (idle) clearTimeout(idle);
       if (first) {
@@ -422,7 +414,6 @@ function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[], th
     skipped: [],
     totalBytes: 0,
     secondPass: false,
-    mentions: [],
     threads: null,
   };
 }
@@ -553,12 +544,16 @@ async function indexAgain(first: ScanState, sources: Source[], wanted: Set<numbe
   if (first.threads) {
     const results = await runThreads(first, sources, first.threads, { wanted, domains: first.observations.domains });
     const index = new IdIndex();
-    for (const r of results) index.merge(r.index);
-    // As one thread would have met them: file by file, line by line.
-    const mentions = results.flatMap((r) => r.mentions).sort((a, b) => a.sourceIndex - b.sourceIndex || a.line - b.line);
-    for (const m of mentions) index.add(m.hash, m.sourceIndex, m.line);
+    const mentions = new DomainMentions();
+    for (const r of results) {
+      index.merge(r.index);
+      mentions.merge(r.observations.domainMentions);
+    }
+    indexMentions(index, mentions, first.observations.domains);
     return index;
   }
+  const observations = new Observations();
+  for (const [name, uuid] of first.observations.domains) observations.noteDomain(name, uuid);
   const pass: ScanState = {
     ...first,
     options: { ...first.options, onFinding: undefined, onSkip: undefined, onNotice: undefined },
@@ -572,17 +567,25 @@ async function indexAgain(first: ScanState, sources: Source[], wanted: Set<numbe
     truncatedLines: 0,
     skipped: [],
     secondPass: true,
-    mentions: [],
+    observations,
   };
   for (let i = 0; i < sources.length; i++) {
     const source = sources[i] as Source;
-    // Standard input was spooled to a file by the first pass.
-    if (source.kind === "stdin") await scanSource(pass, { ...source, kind: "file", absPath: (first.sources[i] as SourceInfo).absPath }, i);
+    // Standard input was spooled to a file by the first pass; it is read from there, still as standard input.
+    if (source.kind === "stdin") await scanSource(pass, source, i, readFileChunks((first.sources[i] as SourceInfo).absPath));
     else if (source.kind === "archive") await scanArchive(pass, source, i, []);
     else await scanSource(pass, source, i);
   }
-  for (const m of pass.mentions) pass.index.add(m.hash, m.sourceIndex, m.line);
+  indexMentions(pass.index, observations.domainMentions, first.observations.domains);
   return pass.index;
+}
+
+/** As the correlator does after the first pass: the domain mentions go in after the files' entries. */
+function indexMentions(index: IdIndex, mentions: DomainMentions, domains: Map<string, string>): void {
+  for (const m of mentions.list()) {
+    const uuid = domains.get(m.name);
+    if (uuid) index.add(hashOfId(uuid), m.sourceIndex, m.line);
+  }
 }
 
 /** The ids the correlator asks the index about: those of the findings, of the API requests, of the known domains. */
@@ -603,7 +606,7 @@ function likelyAsked(state: ScanState): Set<number> {
 export interface WorkerResult {
   findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; scope: string[]; level: string | null }[];
   unmatched: UnmatchedTemplate[];
-  observations: { apiRequests: ApiRequestColumns; domains: Map<string, string>; domainMentions: Observations["domainMentions"]; errorIdHashes: Set<number> };
+  observations: { apiRequests: ApiRequestColumns; domains: Map<string, string>; domainMentions: MentionRun[]; errorIdHashes: Set<number> };
   index: { blocks: IndexBlock[]; overflowed: boolean };
   sources: { index: number; info: SourceInfo }[];
   lines: number;
@@ -611,8 +614,6 @@ export interface WorkerResult {
   truncatedLines: number;
   /** Skips and notices in the order the thread met them: replayed in file order once the results are merged. */
   events: { sourceIndex: number; skip?: SkippedInput; notice?: { path: string; line: number; message: string } }[];
-  /** Second pass: the domain mentions to index after the files. */
-  mentions: ScanState["mentions"];
 }
 
 /**
@@ -666,14 +667,13 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], queu
   return {
     findings: state.collector.findings.map((c) => ({ finding: c.finding, ruleId: c.finding.ruleId, time: c.meta.time, sourceIndex: c.meta.sourceIndex, scope: c.meta.scope ?? [], level: c.meta.level ?? null })),
     unmatched: state.unmatched.export(),
-    observations: { apiRequests: o.apiRequests.export(), domains: o.domains, domainMentions: o.domainMentions, errorIdHashes: o.errorIdHashes },
+    observations: { apiRequests: o.apiRequests.export(), domains: o.domains, domainMentions: o.domainMentions.export(), errorIdHashes: o.errorIdHashes },
     index: state.index.export(),
     sources: assigned.map((i) => ({ index: i, info: state.sources[i] as SourceInfo })),
     lines: state.lines,
     bytes: state.bytes,
     truncatedLines: state.truncatedLines,
     events,
-    mentions: state.mentions,
   };
 }
 
@@ -720,14 +720,15 @@ async function runThreads(state: ScanState, sources: Source[], { work: sizes, jo
   const progress = onProgress ? setInterval(report, 100) : null;
   // The main thread scans too, while the workers start; its share is merged like theirs.
   try {
-    let own: WorkerResult;
+    let results: WorkerResult[];
     try {
-      own = await scanAssigned({ ...state.options, onFinding: undefined }, sources, queue, jobs, secondPass);
+      const own = await scanAssigned({ ...state.options, onFinding: undefined }, sources, queue, jobs, secondPass);
+      results = [own, ...(await fromWorkers)];
     } catch (error) {
+      // One thread failed: the others' work is lost anyway, so they stop now, not when the process ends.
       for (const worker of started) void worker.terminate();
       throw error;
     }
-    const results = [own, ...(await fromWorkers)];
     report();
     return results;
   } finally {
@@ -756,9 +757,7 @@ async function scanInWorkers(state: ScanState, sources: Source[], threads: Threa
     state.truncatedLines += r.truncatedLines;
   }
   // In file order, as a single thread would have noted them: request-lost reports in this order.
-  const bySourceLine = (a: { sourceIndex: number; line: number }, b: { sourceIndex: number; line: number }) => a.sourceIndex - b.sourceIndex || a.line - b.line;
   state.observations.apiRequests.sort();
-  state.observations.domainMentions.sort(bySourceLine);
   for (const event of results.flatMap((r) => r.events).sort((a, b) => a.sourceIndex - b.sourceIndex)) {
     if (event.skip) skip(state, event.skip);
     if (event.notice) state.options.onNotice?.(event.notice);

@@ -77,12 +77,43 @@ describe("cloudtriage scan", () => {
       expect(result.findings.some((f: { related: unknown[] }) => f.related.length > 0)).toBe(true);
     }
     const fixture = "fixtures/openstack-controller-compute";
-    // Standard input is read again from its spool.
-    const api = readFileSync(`${fixture}/controller-0/var/log/nova/nova-api.log`, "utf8");
-    const piped = await runIn(["scan", "-", "--format", "json", "--index-memory", "1KiB"], { stdin: api });
+    // Standard input is read again from its spool: the scheduler's log piped in, whose lines the conductor's findings link to.
+    const nova = `${fixture}/controller-0/var/log/nova`;
+    const scheduler = readFileSync(`${nova}/nova-scheduler.log`, "utf8");
+    const args = ["scan", "-", `${nova}/nova-conductor.log`, `${nova}/nova-api.log`, "--format", "json"];
+    const piped = await runIn([...args, "--index-memory", "1KiB"], { stdin: scheduler });
     expect(piped.stderr).toMatch(/reading the logs again/);
-    expect(piped.stdout).toBe((await runIn(["scan", "-", "--format", "json"], { stdin: api })).stdout);
+    const pipedOnce = await runIn(args, { stdin: scheduler });
+    expect(piped.stdout).toBe(pipedOnce.stdout);
+    const related = JSON.parse(pipedOnce.stdout).findings.flatMap((f: { related: { path: string }[] }) => f.related.filter((r) => r.path === "-"));
+    expect(related.length).toBeGreaterThan(0);
     expect((await runIn(["scan", fixture, "--quiet", "--format", "json", "--index-memory", "1KiB"])).stderr).toBe("");
+  });
+
+  it("drops the same old standard-input lines in both passes under --since with a duration", async () => {
+    // Today's compute node logs as files, last year's libvirtd log piped in: --since 48h keeps none of the pipe.
+    const today = new Date().toISOString().slice(0, 10);
+    const recent = (file: string) => readFileSync(`fixtures/libvirt-host/var/log/${file}`, "utf8").replaceAll("2024-06-18", today);
+    const root = tree({ "var/log/nova/nova-compute.log": recent("nova/nova-compute.log"), "var/log/libvirt/qemu/instance-0000002a.log": recent("libvirt/qemu/instance-0000002a.log") });
+    const libvirtd = readFileSync("fixtures/libvirt-host/var/log/libvirt/libvirtd.log", "utf8");
+    const args = ["scan", "-", root, "--since", "48h", "--format", "json"];
+    const once = await runIn(args, { stdin: libvirtd });
+    const twice = await runIn([...args, "--index-memory", "1KiB"], { stdin: libvirtd });
+    expect(twice.stderr).toMatch(/reading the logs again/);
+    expect(twice.stdout).toBe(once.stdout);
+    expect(JSON.parse(once.stdout).findings.length).toBeGreaterThan(0);
+  });
+
+  it("links the same lines in both passes when a libvirt log names a domain more often than the index keeps per file", async () => {
+    const log = readFileSync("fixtures/libvirt-host/var/log/libvirt/libvirtd.log", "utf8");
+    const failure = log.split("\n").find((l) => l.includes("QEMU unexpectedly closed the monitor (vm='instance-0000002a')")) as string;
+    const again = Array.from({ length: 60 }, (_, i) => failure.replace("07:05:41.268", `07:${String(10 + Math.floor(i / 6)).padStart(2, "0")}:${String((i % 6) * 10).padStart(2, "0")}.268`));
+    const root = tree({ "var/log/libvirt/libvirtd.log": `${log}${again.join("\n")}\n`, "var/log/libvirt/qemu/instance-0000002a.log": readFileSync("fixtures/libvirt-host/var/log/libvirt/qemu/instance-0000002a.log", "utf8"), "var/log/nova/nova-compute.log": readFileSync("fixtures/libvirt-host/var/log/nova/nova-compute.log", "utf8") });
+    const once = await runIn(["scan", root, "--format", "json"]);
+    const twice = await runIn(["scan", root, "--format", "json", "--index-memory", "1KiB"]);
+    expect(twice.stderr).toMatch(/reading the logs again/);
+    expect(twice.stdout).toBe(once.stdout);
+    expect(JSON.parse(once.stdout).findings.some((f: { related: { path: string }[] }) => f.related.some((r) => r.path === "var/log/libvirt/libvirtd.log"))).toBe(true);
   });
 
   it("keeps the links when the scan fills the index to its last entry and the correlator adds the domain mentions", async () => {

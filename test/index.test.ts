@@ -1,7 +1,7 @@
 // The correlation index and the accepted API requests: what related lines and request-lost are built from.
 import { describe, expect, it } from "vitest";
 import { IdIndex, SecondPassIndex } from "../src/correlator/index.js";
-import { ApiRequests } from "../src/correlator/observations.js";
+import { ApiRequests, DomainMentions } from "../src/correlator/observations.js";
 
 /** lookup's answer as plain arrays, sources and lines ascending. */
 function found(index: IdIndex, wanted: number[], perIdPerSource?: number): [number, number[]][] {
@@ -136,6 +136,24 @@ describe("the index's memory budget", () => {
       [1, 2],
       [1, 2, 3],
     ]);
+  });
+});
+
+describe("DomainMentions", () => {
+  it("keeps a domain's first and last 20 mentions in each file, and lists them file by file as one thread would", () => {
+    const worker = new DomainMentions();
+    for (let line = 1; line <= 100; line++) worker.note("instance-0000002a", 3, line);
+    worker.note("instance-0000002b", 3, 50);
+    const main = new DomainMentions();
+    main.note("instance-0000002a", 1, 7);
+    main.merge(worker.export());
+    const lines = (source: number, name: string) => main.list().filter((m) => m.sourceIndex === source && m.name === name).map((m) => m.line);
+    expect(lines(3, "instance-0000002a")).toEqual([...Array.from({ length: 20 }, (_, i) => i + 1), ...Array.from({ length: 20 }, (_, i) => i + 81)]);
+    expect(lines(1, "instance-0000002a")).toEqual([7]);
+    const order = main.list().map((m) => `${m.sourceIndex}:${m.line}`);
+    expect(order.slice(0, 3)).toEqual(["1:7", "3:1", "3:2"]);
+    expect(order).toContain("3:50");
+    expect(main.list().filter((m) => m.line === 50).map((m) => m.name)).toEqual(["instance-0000002b"]);
   });
 });
 

@@ -1,5 +1,8 @@
 // A compact cross-file index: for every record that carries an id, (id hash, line) in typed columns, by source.
 
+/** Lines kept at each end for an id in a file: a related line needs the request's start and end, not its thousands of periodic lines. */
+export const linesPerIdPerSource = 20;
+
 /**
  * 2^23 entries: 32 MiB per column, the most glibc's moving mmap threshold can reach, so every block
  * is a mapping of its own and its untouched pages cost no memory. That matters because blocks are
@@ -175,7 +178,7 @@ export class IdIndex {
    * first and last `perIdPerSource` lines: a busy instance appears in thousands of periodic lines, and its
    * start and end are what the related lines need.
    */
-  lookup(wanted: Set<number>, perIdPerSource = 20): Map<number, Set<number>> {
+  lookup(wanted: Set<number>, perIdPerSource = linesPerIdPerSource): Map<number, Set<number>> {
     const table = new WantedHashes(wanted);
     // Keyed by source * slots + slot: exact in a double, and no string per entry.
     const width = table.slots.length;

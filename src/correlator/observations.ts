@@ -1,6 +1,7 @@
 // What the correlator notes while the scan runs: accepted API requests, domain names, error records.
 import { detach, type LogRecord } from "../model.js";
 import { hashOfId } from "../parser/assemble.js";
+import { linesPerIdPerSource } from "./index.js";
 import type { LogRule } from "../ruleset/rule.js";
 
 /** One slot per field of an accepted request: two id hashes (-1: none), its time (NaN: none), its file, its line. */
@@ -142,20 +143,63 @@ export function observationRules(): LogRule[] {
   ];
 }
 
+/** A domain's mentions in one file: its first and last lines, as many as the index lookup keeps per id and file. */
+export interface MentionRun {
+  name: string;
+  sourceIndex: number;
+  first: number[];
+  last: number[];
+}
+
+/**
+ * Where libvirt lines name a domain, to index them under its UUID once it is known. The index lookup
+ * keeps an id's first and last `linesPerIdPerSource` lines in each file, so those are all a domain's
+ * mentions need: memory is bounded by domains and files, not by lines, and a file's runs do not depend
+ * on which thread read it.
+ */
+export class DomainMentions {
+  private readonly runs = new Map<string, MentionRun>();
+
+  note(name: string, sourceIndex: number, line: number): void {
+    const key = `${sourceIndex}|${name}`;
+    let run = this.runs.get(key);
+    if (!run) this.runs.set(key, (run = { name, sourceIndex, first: [], last: [] }));
+    if (run.first.length < linesPerIdPerSource) run.first.push(line);
+    else {
+      run.last.push(line);
+      if (run.last.length > linesPerIdPerSource) run.last.shift();
+    }
+  }
+
+  export(): MentionRun[] {
+    return [...this.runs.values()];
+  }
+
+  /** Another thread's runs: a file is read by one thread, so runs never overlap. */
+  merge(runs: MentionRun[]): void {
+    for (const run of runs) this.runs.set(`${run.sourceIndex}|${run.name}`, run);
+  }
+
+  /** Every kept mention, file by file and line by line, as one thread would have met them. */
+  list(): { name: string; sourceIndex: number; line: number }[] {
+    const out = [...this.runs.values()].flatMap((run) => [...run.first, ...run.last].map((line) => ({ name: run.name, sourceIndex: run.sourceIndex, line })));
+    return out.sort((a, b) => a.sourceIndex - b.sourceIndex || a.line - b.line);
+  }
+}
+
 export class Observations {
   readonly apiRequests = new ApiRequests();
   /** nova's domain names (instance-0000000a) and the UUIDs QEMU logs give them. */
   readonly domains = new Map<string, string>();
-  /** Where libvirt lines name a domain, to index them under the UUID once it is known. */
-  readonly domainMentions: { name: string; sourceIndex: number; line: number }[] = [];
+  readonly domainMentions = new DomainMentions();
   /** Hashes of the ids that ERROR and CRITICAL records carry. */
   readonly errorIdHashes = new Set<number>();
 
-  merge(other: { apiRequests: ApiRequestColumns; domains: Map<string, string>; domainMentions: { name: string; sourceIndex: number; line: number }[]; errorIdHashes: Set<number> }): void {
+  merge(other: { apiRequests: ApiRequestColumns; domains: Map<string, string>; domainMentions: MentionRun[]; errorIdHashes: Set<number> }): void {
     // A worker may send hundreds of thousands of entries: no spread arguments, which blow the stack.
     this.apiRequests.merge(other.apiRequests);
     for (const [name, uuid] of other.domains) this.noteDomain(name, uuid);
-    for (const m of other.domainMentions) this.noteDomainMention(m.name, m.sourceIndex, m.line);
+    this.domainMentions.merge(other.domainMentions);
     for (const h of other.errorIdHashes) this.errorIdHashes.add(h);
   }
 
@@ -168,9 +212,6 @@ export class Observations {
     if (!this.domains.has(name)) this.domains.set(name, uuid);
   }
 
-  noteDomainMention(name: string, sourceIndex: number, line: number): void {
-    if (this.domainMentions.length < 100_000) this.domainMentions.push({ name, sourceIndex, line });
-  }
 
   noteError(record: LogRecord): void {
     for (const id of [...record.requestIds, ...record.instanceIds]) {
