@@ -163,11 +163,18 @@ function serviceSilent(input: CorrelationInput): CollectedFinding[] {
 
 function instanceErrorWithoutCause(input: CorrelationInput): CollectedFinding[] {
   const out: CollectedFinding[] = [];
+  // The ids of every other finding, gathered once: asking each finding in turn was quadratic.
+  const explaining = new Set<string>();
+  for (const o of input.findings) {
+    if (o.finding.ruleId === "nova-set-instance-error") continue;
+    for (const k of o.finding.requestIds) explaining.add(k);
+    for (const k of o.finding.instanceIds) explaining.add(k);
+  }
   for (const c of input.findings) {
     if (c.finding.ruleId !== "nova-set-instance-error") continue;
     const keys = new Set([...c.finding.requestIds, ...c.finding.instanceIds]);
     if (keys.size === 0) continue;
-    const explained = input.findings.some((o) => o !== c && o.finding.ruleId !== "nova-set-instance-error" && [...o.finding.requestIds, ...o.finding.instanceIds].some((k) => keys.has(k)));
+    const explained = [...keys].some((k) => explaining.has(k));
     const errored = [...keys].some((k) => input.observations.errorIdHashes.has(hashOfId(k)));
     if (explained || errored) continue;
     out.push(make(input, "instance-error-without-cause", { component: c.finding.component, host: c.finding.host, path: c.finding.path, line: c.finding.line, timestamp: c.finding.timestamp, message: c.finding.message, requestIds: c.finding.requestIds, instanceIds: c.finding.instanceIds, fields: {} }, c.meta.time, c.meta.sourceIndex));
