@@ -118,6 +118,19 @@ function parseOutputs(outputs: string[]): { format: Format; file: string }[] {
   });
 }
 
+/** A report's pieces joined into writes of about 256 KiB: a write per finding cost 50 ms of system calls on a 24 MB report. */
+function* batched(pieces: Iterable<string>): Generator<string> {
+  let pending = "";
+  for (const piece of pieces) {
+    pending += piece;
+    if (pending.length >= 1 << 18) {
+      yield pending;
+      pending = "";
+    }
+  }
+  if (pending) yield pending;
+}
+
 function write(io: CliIO, text: string): void {
   io.stdout.write(text);
 }
@@ -198,14 +211,14 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
     const streamed = new Set(["request-lost", "service-silent", "instance-error-without-cause", "unmatched-error"]);
     for (const f of result.findings) if (streamed.has(f.ruleId) || f.ruleId.startsWith("config-")) write(io, formatNdjsonFinding(f));
   } else {
-    for (const piece of await render(flags.format, result, ctx)) write(io, piece);
+    for (const piece of batched(await render(flags.format, result, ctx))) write(io, piece);
   }
   for (const { format, file } of outputs) {
     const fileCtx = { ...ctx, colorLevel: 0 as const };
     try {
       const fd = openSync(path.resolve(io.cwd, file), "w");
       try {
-        for (const piece of await render(format, result, fileCtx)) writeSync(fd, piece);
+        for (const piece of batched(await render(format, result, fileCtx))) writeSync(fd, piece);
       } finally {
         closeSync(fd);
       }

@@ -68,8 +68,9 @@ function* listChunks(items: object[]): Generator<string> {
     return;
   }
   for (let i = 0; i < items.length; i++) {
-    // JSON escapes newlines inside strings, so every "\n" here is between tokens.
-    yield `${i === 0 ? "[\n" : ",\n"}    ${JSON.stringify(items[i], null, 2).replace(/\n/g, "\n    ")}`;
+    // Two lists deep, JSON.stringify already indents the item by four: "[\n  [\n    {…}\n  ]\n]" loses its brackets.
+    const nested = JSON.stringify([[items[i]]], null, 2);
+    yield `${i === 0 ? "[\n" : ",\n"}${nested.slice(6, -6)}`;
   }
   yield "\n  ]";
 }
