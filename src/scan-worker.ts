@@ -16,7 +16,6 @@ interface Job {
   maxLineBytes?: number;
   correlate?: boolean;
   indexBytes?: number;
-  threads: number;
   secondPass?: SecondPassJob;
 }
 
@@ -27,7 +26,6 @@ const result: WorkerResult = await scanAssigned(
   { inputs: [], cwd: job.ruleSource.cwd, rules, language: job.language, sinceMs: job.sinceMs ?? null, untilMs: job.untilMs ?? null, sinceDurationMs: job.sinceDurationMs ?? null, correlate: job.correlate ?? true, ...(job.indexBytes ? { indexBytes: job.indexBytes } : {}), ...(job.maxLineBytes ? { maxLineBytes: job.maxLineBytes } : {}) },
   job.sources,
   job.queue,
-  job.threads,
   job.secondPass,
 );
 // The index blocks move to the main thread; nothing is copied.

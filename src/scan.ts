@@ -395,8 +395,8 @@ function sourceInfo(s: Source): SourceInfo {
   };
 }
 
-/** `threads`: how many share the index budget, each with its own index. */
-function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[], threads = 1): ScanState {
+/** `indexCount`: where the threads of a parallel scan count their index entries together. */
+function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[], indexCount: { counts: Int32Array; slot: number } | null = null): ScanState {
   const logRules = rules.filter((r): r is LogRule => r.kind === "log");
   const internalRules = observationRules();
   return {
@@ -405,7 +405,7 @@ function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[], th
     collector: new FindingCollector(options.language),
     unmatched: new UnmatchedErrors(),
     observations: new Observations(),
-    index: new IdIndex(Math.floor((options.indexBytes ?? defaultIndexBytes) / 8 / threads)),
+    index: new IdIndex(Math.floor((options.indexBytes ?? defaultIndexBytes) / 8), null, indexCount),
     sources,
     options,
     lines: 0,
@@ -623,7 +623,7 @@ export interface WorkerResult {
 export interface WorkQueue {
   order: number[];
   next: Int32Array;
-  /** For the progress bar: [KiB of text read, files done] by all the threads. */
+  /** [KiB of text read, files done] by all the threads, for the progress bar; [2]: their index entries, in steps. */
   done: Int32Array;
 }
 
@@ -639,7 +639,7 @@ export interface SecondPassJob {
 }
 
 /** One thread's share of a parallel scan: the files it takes from the queue, into a fresh state. */
-export async function scanAssigned(options: ScanOptions, sources: Source[], queue: WorkQueue, threads: number, secondPass?: SecondPassJob): Promise<WorkerResult> {
+export async function scanAssigned(options: ScanOptions, sources: Source[], queue: WorkQueue, secondPass?: SecondPassJob): Promise<WorkerResult> {
   const events: WorkerResult["events"] = [];
   let current = -1;
   const quiet = { onNotice: (notice: { path: string; line: number; message: string }) => events.push({ sourceIndex: current, notice }), onSkip: (skip: SkippedInput) => events.push({ sourceIndex: current, skip }) };
@@ -650,7 +650,7 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], queu
     Atomics.add(queue.done, 0, kiB - reportedKiB);
     reportedKiB = kiB;
   };
-  const state = newState({ ...options, ...quiet, onProgress }, options.rules, sources.map((s) => sourceInfo(s)), threads);
+  const state = newState({ ...options, ...quiet, onProgress }, options.rules, sources.map((s) => sourceInfo(s)), { counts: queue.done, slot: 2 });
   if (secondPass) {
     state.secondPass = true;
     state.index = new IdIndex(Infinity, secondPass.wanted);
@@ -689,7 +689,7 @@ interface Threads {
  * queue, largest first. The main thread's result comes first.
  */
 async function runThreads(state: ScanState, sources: Source[], { work: sizes, jobs, ruleSource }: Threads, secondPass?: SecondPassJob): Promise<WorkerResult[]> {
-  const queue: WorkQueue = { order: sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b), next: new Int32Array(new SharedArrayBuffer(4)), done: new Int32Array(new SharedArrayBuffer(8)) };
+  const queue: WorkQueue = { order: sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b), next: new Int32Array(new SharedArrayBuffer(4)), done: new Int32Array(new SharedArrayBuffer(12)) };
   const { sinceMs, untilMs, sinceDurationMs, maxLineBytes, language, correlate, indexBytes } = state.options;
   const workerUrl = new URL("./scan-worker.js", import.meta.url);
   const started: Worker[] = [];
@@ -698,7 +698,7 @@ async function runThreads(state: ScanState, sources: Source[], { work: sizes, jo
     () =>
       new Promise<WorkerResult>((resolve, reject) => {
         // As the launcher does for the main thread: a small young generation, so garbage does not grow the heap.
-        const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, queue, ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes, correlate, indexBytes, threads: jobs, secondPass } });
+        const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, queue, ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes, correlate, indexBytes, secondPass } });
         started.push(worker);
         worker.once("message", (result: WorkerResult) => {
           resolve(result);
@@ -722,7 +722,7 @@ async function runThreads(state: ScanState, sources: Source[], { work: sizes, jo
   try {
     let results: WorkerResult[];
     try {
-      const own = await scanAssigned({ ...state.options, onFinding: undefined }, sources, queue, jobs, secondPass);
+      const own = await scanAssigned({ ...state.options, onFinding: undefined }, sources, queue, secondPass);
       results = [own, ...(await fromWorkers)];
     } catch (error) {
       // One thread failed: the others' work is lost anyway, so they stop now, not when the process ends.

@@ -106,6 +106,23 @@ describe("the index's memory budget", () => {
     ]);
   });
 
+  it("holds the budget for the sum of the threads' indexes, not for each one", () => {
+    const counts = new Int32Array(new SharedArrayBuffer(4));
+    const budget = 40_000;
+    const a = new IdIndex(budget, null, { counts, slot: 0 });
+    const b = new IdIndex(budget, null, { counts, slot: 0 });
+    for (let i = 0; i < 30_000; i++) a.add(1, 0, i + 1);
+    expect(a.overflowed).toBe(false);
+    // Alone, b would stay under the budget too; with a's entries the two pass it.
+    for (let i = 0; i < 33_000; i++) b.add(2, 1, i + 1);
+    expect(b.overflowed).toBe(true);
+    for (let i = 30_000; i < 40_000 && !a.overflowed; i++) a.add(1, 0, i + 1);
+    expect(a.overflowed).toBe(true);
+    const alone = new IdIndex(budget, null, { counts: new Int32Array(new SharedArrayBuffer(4)), slot: 0 });
+    for (let i = 0; i < 39_000; i++) alone.add(3, 0, i + 1);
+    expect(alone.overflowed).toBe(false);
+  });
+
   it("keeps only the wanted ids in the second pass's index", () => {
     const index = new IdIndex(Infinity, new Set([0xabc]));
     index.add(0xabc, 0, 1);

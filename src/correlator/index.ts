@@ -75,6 +75,9 @@ class WantedHashes {
  * Hashes are the first 32 bits of the id; the resolve pass re-reads the lines and checks the full id,
  * so a collision costs a re-read, never a wrong link.
  */
+/** Entries a thread adds before it tells the others: the budget may be passed by this much per thread. */
+const sharedStep = 1 << 14;
+
 export class IdIndex {
   private blocks: IndexBlock[] = [];
   private lastSource = -1;
@@ -85,11 +88,13 @@ export class IdIndex {
 
   /**
    * `budget`: the most entries kept (8 bytes each). `only`: the hashes worth keeping, for the second
-   * pass, which indexes just what the correlator asks about.
+   * pass, which indexes just what the correlator asks about. `shared`: the threads of one scan count
+   * their entries together in `shared[sharedSlot]`, in steps, so the budget holds for their sum.
    */
   constructor(
     private budget = Infinity,
     only: Set<number> | null = null,
+    private readonly shared: { counts: Int32Array; slot: number } | null = null,
   ) {
     this.only = only ? new WantedHashes(only) : null;
   }
@@ -99,6 +104,13 @@ export class IdIndex {
     if (this.size >= this.budget) {
       this.overflow();
       return;
+    }
+    // Every step, the thread adds its step to the scan's count and sees whether all of them passed the budget.
+    if (this.shared && (this.size & (sharedStep - 1)) === 0 && this.size > 0) {
+      if ((Atomics.add(this.shared.counts, this.shared.slot, 1) + 1) * sharedStep > this.budget) {
+        this.overflow();
+        return;
+      }
     }
     let block = this.blocks[this.blocks.length - 1];
     if (!block || block.used === blockEntries) {
