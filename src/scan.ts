@@ -398,7 +398,8 @@ function sourceInfo(s: Source): SourceInfo {
 /** `indexCount`: where the threads of a parallel scan count their index entries together. */
 function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[], indexCount: { counts: Int32Array; slot: number } | null = null): ScanState {
   const logRules = rules.filter((r): r is LogRule => r.kind === "log");
-  const internalRules = observationRules();
+  // They only feed the correlator: a rules-only scan decodes none of the records they are there for.
+  const internalRules = options.correlate === false ? [] : observationRules();
   return {
     engine: new Engine([...logRules, ...internalRules]),
     internal: new Set(internalRules.map((r) => r.id)),
