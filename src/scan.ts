@@ -158,7 +158,7 @@ interface ScanState {
   bytes: number;
   truncatedLines: number;
   skipped: SkippedInput[];
-  /** On-disk size of all inputs (compressed files count compressed): for the progress bar only. */
+  /** Text size of all inputs (a gzip file by its trailer, other compressed files as on disk): for the progress bar only. */
   totalBytes: number;
   /** The second pass: records only feed the index (which keeps just the wanted ids), no rule runs. */
   secondPass: boolean;
