@@ -141,7 +141,16 @@ describe("cloudtriage scan", () => {
   it("refuses an --index-memory that is not a size, in one line", async () => {
     const bad = await runIn(["scan", "fixtures/openstack-controller-compute", "--index-memory", "lots"]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe("cloudtriage: option '--index-memory <size>' argument 'lots' is invalid. expected a size such as 64MiB, 512KiB or 2GiB\n");
+    expect(bad.stderr).toBe("cloudtriage: option '--index-memory <size>' argument 'lots' is invalid. expected a size such as 64MiB, 512KiB or 1.5GiB\n");
+    const tiny = await runIn(["scan", "fixtures/openstack-controller-compute", "--index-memory", "512"]);
+    expect(tiny.code).toBe(2);
+    expect(tiny.stderr).toBe("cloudtriage: option '--index-memory <size>' argument '512' is invalid. expected at least 1KiB\n");
+    // Sizes operators write: decimals, MB for MiB, lower case. A big budget keeps one pass on this fixture.
+    for (const size of ["1.5GiB", "64MB", "64m", "2048k"]) {
+      const ok = await runIn(["scan", "fixtures/openstack-controller-compute", "--format", "json", "--index-memory", size]);
+      expect(ok.stderr).toBe("");
+      expect(ok.code).toBe(1);
+    }
   });
 
   it("exits 2 when no input can be read, naming the path", async () => {

@@ -60,12 +60,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
-/** "64MiB", "512KiB", "2GiB" or a number of bytes. */
+/** "64MiB", "512KiB", "1.5GiB" or a number of bytes; K, M and G (with or without "B" or "iB") count in 1024s. */
 function byteSize(value: string): number {
-  const m = /^(\d+)\s*(KiB|MiB|GiB|K|M|G)?$/i.exec(value.trim());
-  if (!m) throw new InvalidArgumentError('expected a size such as 64MiB, 512KiB or 2GiB');
-  const unit = (m[2] ?? "").charAt(0).toUpperCase();
-  const n = Number(m[1]) * (unit === "K" ? 1024 : unit === "M" ? 1024 ** 2 : unit === "G" ? 1024 ** 3 : 1);
+  const m = /^(\d+(?:\.\d+)?)\s*(?:([KMG])(?:i?B)?)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError("expected a size such as 64MiB, 512KiB or 1.5GiB");
+  const unit = (m[2] ?? "").toUpperCase();
+  const n = Math.floor(Number(m[1]) * (unit === "K" ? 1024 : unit === "M" ? 1024 ** 2 : unit === "G" ? 1024 ** 3 : 1));
   if (n < 1024) throw new InvalidArgumentError("expected at least 1KiB");
   return n;
 }
