@@ -213,8 +213,7 @@ function handleRecord(state: ScanState, source: Source, sourceIndex: number, ctx
   }
   if (!inWindow(state, source, record.time)) return;
   if (format === "libvirt" || format === "syslog" || format === "journal-json") {
-    // The second pass knows all the first pass's domains: it keeps only mentions it can index.
-    for (const name of findDomainNames(record.message)) if (!state.secondPass || state.observations.domains.has(name)) state.observations.domainMentions.note(name, sourceIndex, record.line);
+    for (const name of findDomainNames(record.message)) state.observations.domainMentions.note(name, sourceIndex, record.line);
   }
   if (state.secondPass) return;
   const candidates = pending.hits.length ? state.engine.candidates(pending.hits) : [];
@@ -553,23 +552,20 @@ async function indexAgain(first: ScanState, sources: Source[], wanted: Set<numbe
     indexMentions(index, mentions, first.observations.domains);
     return index;
   }
-  const observations = new Observations();
-  for (const [name, uuid] of first.observations.domains) observations.noteDomain(name, uuid);
   const pass: ScanState = {
     ...first,
     options: { ...first.options, onFinding: undefined, onSkip: undefined, onNotice: undefined },
     collector: new FindingCollector(first.options.language),
     unmatched: new UnmatchedErrors(),
-    index: new IdIndex(Infinity, wanted),
+    observations: new Observations(),
     // Tarball members are appended after the inputs, in the order the first pass met them.
     sources: first.sources.slice(0, sources.length).map((info) => ({ ...info, notices: [...info.notices] })),
     lines: 0,
     bytes: 0,
     truncatedLines: 0,
     skipped: [],
-    secondPass: true,
-    observations,
   };
+  beginSecondPass(pass, { wanted, domains: first.observations.domains });
   for (let i = 0; i < sources.length; i++) {
     const source = sources[i] as Source;
     // Standard input was spooled to a file by the first pass; it is read from there, still as standard input.
@@ -577,8 +573,15 @@ async function indexAgain(first: ScanState, sources: Source[], wanted: Set<numbe
     else if (source.kind === "archive") await scanArchive(pass, source, i, []);
     else await scanSource(pass, source, i);
   }
-  indexMentions(pass.index, observations.domainMentions, first.observations.domains);
+  indexMentions(pass.index, pass.observations.domainMentions, first.observations.domains);
   return pass.index;
+}
+
+/** Turns a fresh state into one thread's second pass: only the wanted ids go into its index, and no rule runs. */
+function beginSecondPass(state: ScanState, job: SecondPassJob): void {
+  state.secondPass = true;
+  state.index = new IdIndex(Infinity, job.wanted);
+  for (const [name, uuid] of job.domains) state.observations.noteDomain(name, uuid);
 }
 
 /** As the correlator does after the first pass: the domain mentions go in after the files' entries. */
@@ -652,11 +655,7 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], queu
     reportedKiB = kiB;
   };
   const state = newState({ ...options, ...quiet, onProgress }, options.rules, sources.map((s) => sourceInfo(s)), { counts: queue.done, slot: 2 });
-  if (secondPass) {
-    state.secondPass = true;
-    state.index = new IdIndex(Infinity, secondPass.wanted);
-    for (const [name, uuid] of secondPass.domains) state.observations.noteDomain(name, uuid);
-  }
+  if (secondPass) beginSecondPass(state, secondPass);
   const assigned: number[] = [];
   for (let i = takeNext(queue); i !== null; i = takeNext(queue)) {
     assigned.push(i);

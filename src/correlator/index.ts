@@ -68,6 +68,9 @@ class WantedHashes {
   }
 }
 
+/** Entries a thread adds before it tells the others: the budget may be passed by this much per thread. */
+const sharedStep = 1 << 14;
+
 /**
  * 8 bytes per indexed id (a u32 hash and a u32 line) in append-only blocks, and in each block one
  * (entry, source) pair each time the source changes, since a file's entries arrive together; no strings
@@ -75,9 +78,6 @@ class WantedHashes {
  * Hashes are the first 32 bits of the id; the resolve pass re-reads the lines and checks the full id,
  * so a collision costs a re-read, never a wrong link.
  */
-/** Entries a thread adds before it tells the others: the budget may be passed by this much per thread. */
-const sharedStep = 1 << 14;
-
 export class IdIndex {
   private blocks: IndexBlock[] = [];
   private lastSource = -1;
@@ -89,7 +89,7 @@ export class IdIndex {
   /**
    * `budget`: the most entries kept (8 bytes each). `only`: the hashes worth keeping, for the second
    * pass, which indexes just what the correlator asks about. `shared`: the threads of one scan count
-   * their entries together in `shared[sharedSlot]`, in steps, so the budget holds for their sum.
+   * their entries together in `shared.counts[shared.slot]`, in steps, so the budget holds for their sum.
    */
   constructor(
     private budget = Infinity,

@@ -212,7 +212,6 @@ export class Observations {
     if (!this.domains.has(name)) this.domains.set(name, uuid);
   }
 
-
   noteError(record: LogRecord): void {
     for (const id of [...record.requestIds, ...record.instanceIds]) {
       const h = hashOfId(id);
