@@ -1,8 +1,8 @@
 // Composes the stages: reader → parser → engine → correlator → redaction. Returns a ScanResult; never prints.
 import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { stat } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -87,7 +87,13 @@ const liveIdleMs = 250;
  * containers that share /tmp reuse pids.
  */
 const spools = new Set<string>();
-const spoolPrefix = `cloudtriage-${process.pid}-${randomBytes(4).toString("hex")}-`;
+let spoolPrefix: string | undefined;
+function spoolPath(): string {
+  // node:crypto is loaded here, not at startup, since most scans spool nothing.
+  const { randomBytes } = createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
+  spoolPrefix ??= `cloudtriage-${process.pid}-${randomBytes(4).toString("hex")}-`;
+  return path.join(tmpdir(), `${spoolPrefix}${Date.now()}-stdin.log`);
+}
 export function removeSpools(): void {
   for (const file of spools) rmSync(file, { force: true });
   spools.clear();
@@ -303,9 +309,10 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   let idle: ReturnType<typeof setTimeout> | null = null;
   if (source.kind === "stdin" && !given) {
     // Standard input cannot be read twice; a spool lets the correlator re-read related lines.
-    info.absPath = path.join(tmpdir(), `${spoolPrefix}${Date.now()}-stdin.log`);
+    info.absPath = spoolPath();
     info.isSpool = true;
-    spoolFd = openSync(info.absPath, "w", 0o600);
+    // "wx": never write through a file or link someone else put there under that name.
+    spoolFd = openSync(info.absPath, "wx", 0o600);
     spools.add(info.absPath);
   }
   try {
@@ -692,6 +699,8 @@ async function runThreads(state: ScanState, sources: Source[], { work: sizes, jo
   const queue: WorkQueue = { order: sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b), next: new Int32Array(new SharedArrayBuffer(4)), done: new Int32Array(new SharedArrayBuffer(12)) };
   const { sinceMs, untilMs, sinceDurationMs, maxLineBytes, language, correlate, indexBytes } = state.options;
   const workerUrl = new URL("./scan-worker.js", import.meta.url);
+  // Loaded only here: a scan on one thread (every small one) does not pay for it at startup.
+  const { Worker } = await import("node:worker_threads");
   const started: Worker[] = [];
   const workers = Array.from(
     { length: jobs - 1 },

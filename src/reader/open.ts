@@ -2,10 +2,14 @@
 import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import * as zlib from "node:zlib";
+import type * as Zlib from "node:zlib";
+import { createRequire } from "node:module";
 
+// zlib is loaded at the first compressed file, not at startup: a scan in a pipe starts sooner.
+const require = createRequire(import.meta.url);
+const zlib = (): typeof Zlib => require("node:zlib") as typeof Zlib;
 // Node before 20.15 has no zlib.crc32; a member's length is still checked there.
-const crc32 = (zlib as { crc32?: (data: Buffer, value?: number) => number }).crc32;
+const crc32 = (): ((data: Buffer, value?: number) => number) | undefined => (zlib() as { crc32?: (data: Buffer, value?: number) => number }).crc32;
 
 /** An input that cannot be read, or can be read only in part; `reason` is shown to the operator. */
 export class InputError extends Error {
@@ -224,7 +228,7 @@ const maxGzipHeaderBytes = 1 << 20;
  * 2 GiB scan's peak RSS. Never rejects: a read or write failure becomes gunzip's error, which its
  * reader sees.
  */
-export async function feedGunzip(source: string | FileHandle, gunzip: zlib.Gunzip): Promise<void> {
+export async function feedGunzip(source: string | FileHandle, gunzip: Zlib.Gunzip): Promise<void> {
   try {
     await feed(typeof source === "string" ? await open(source, "r") : source, gunzip);
   } catch (error) {
@@ -232,7 +236,7 @@ export async function feedGunzip(source: string | FileHandle, gunzip: zlib.Gunzi
   }
 }
 
-async function feed(handle: FileHandle, gunzip: zlib.Gunzip): Promise<void> {
+async function feed(handle: FileHandle, gunzip: Zlib.Gunzip): Promise<void> {
   try {
     const buf = Buffer.allocUnsafeSlow(chunkBytes);
     for (;;) {
@@ -264,7 +268,7 @@ async function feed(handle: FileHandle, gunzip: zlib.Gunzip): Promise<void> {
 async function* gunzipFile(path: string, verified: boolean): AsyncGenerator<Buffer> {
   let given = 0;
   let trouble = false;
-  const gunzip = zlib.createGunzip({ chunkSize: chunkBytes });
+  const gunzip = zlib().createGunzip({ chunkSize: chunkBytes });
   const feeding = feedGunzip(path, gunzip);
   try {
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
@@ -303,11 +307,11 @@ async function* gunzipFile(path: string, verified: boolean): AsyncGenerator<Buff
  * ends are found here and the bytes after the last one are judged on their own.
  */
 export async function* gunzipChunks(source: Readable, verified = true): AsyncGenerator<Buffer> {
-  const checksum = verified ? crc32 : undefined;
+  const checksum = verified ? crc32() : undefined;
   const input = new CompressedInput(source);
   let produced = 0;
   let checkedBinary = false;
-  let inflater: zlib.InflateRaw | null = null;
+  let inflater: Zlib.InflateRaw | null = null;
   try {
     for (let members = 0; ; members++) {
       const start = input.offset;
@@ -331,7 +335,7 @@ export async function* gunzipChunks(source: Readable, verified = true): AsyncGen
       input.skip(headerBytes);
 
       // A sync flush at the end hands out everything decodable before a cut, where Z_FINISH would drop the last step.
-      const member: zlib.InflateRaw = zlib.createInflateRaw({ chunkSize: chunkBytes, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      const member: Zlib.InflateRaw = zlib().createInflateRaw({ chunkSize: chunkBytes, finishFlush: zlib().constants.Z_SYNC_FLUSH });
       inflater = member;
       let fed = 0;
       let inputEnded = false;

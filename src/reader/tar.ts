@@ -1,9 +1,16 @@
 // Streams the members of a (possibly compressed) tarball, such as a sosreport, without unpacking it to disk.
-import { spawn, type ChildProcess } from "node:child_process";
+import type * as ChildProcesses from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import type { FileHandle } from "node:fs/promises";
+import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
+import type * as Zlib from "node:zlib";
 import { InputError, compressionOf, describeError, feedGunzip, openInput, type Compression } from "./open.js";
+
+// Loaded at the first tarball, not at startup: most scans read none.
+const require = createRequire(import.meta.url);
+const childProcesses = (): typeof ChildProcesses => require("node:child_process") as typeof ChildProcesses;
+const zlib = (): typeof Zlib => require("node:zlib") as typeof Zlib;
 
 export type TarMemberType = "file" | "directory" | "symlink" | "hardlink" | "other";
 
@@ -83,7 +90,7 @@ async function openDecompressed(path: string, noun: string, options: TarOptions)
     return readableStream(file, [file]);
   }
   if (compression === "gzip") {
-    const gunzip = createGunzip({ chunkSize: chunkBytes });
+    const gunzip = zlib().createGunzip({ chunkSize: chunkBytes });
     void feedGunzip(handle, gunzip);
     return readableStream(gunzip, [gunzip]);
   }
@@ -124,7 +131,7 @@ export async function* toolDecompressedChunks(path: string, options: TarOptions 
 
 function spawnTool(command: string, stdinFd: number, env: NodeJS.ProcessEnv | undefined): Promise<ChunkStream> {
   // Reading the file through stdin spares us quoting a path that may start with "-".
-  const child = spawn(command, ["-dc"], { stdio: [stdinFd, "pipe", "pipe"], env });
+  const child = childProcesses().spawn(command, ["-dc"], { stdio: [stdinFd, "pipe", "pipe"], env });
   return new Promise((resolve, reject) => {
     child.once("error", reject);
     child.once("spawn", () => {
