@@ -488,6 +488,8 @@ async function main() {
     const good = v.runs.filter((r) => r.ok);
     v.failed = v.runs.length - good.length;
     v.median = median(good.map((r) => r.seconds));
+    // The spread shows how far one run can stray from the median on a shared machine.
+    v.spread = good.length ? [Math.min(...good.map((r) => r.seconds)), Math.max(...good.map((r) => r.seconds))] : null;
     v.rssMiB = good.length ? Math.max(...good.map((r) => r.rssKiB ?? 0)) / 1024 : null;
     const t = treeTotals[v.tree];
     v.mbps = v.median ? t.bytes / 1e6 / v.median : null;
@@ -569,11 +571,11 @@ async function main() {
     `Method: each run is one process timed from spawn to exit with process.hrtime, with its peak RSS taken from GNU time's %M, and the variants take turns within every round so machine noise hits them alike. MB/s is 10^6 bytes of decompressed log text divided by the median time, and "× rg" is rg's median time over the variant's on the same tree (\`rg -z\` for the .gz tree; rg uses all ${os.availableParallelism()} cores unless -j1).`,
   );
   lines.push("");
-  lines.push("| variant | median s | MB/s | lines/s | peak RSS (MiB) | × rg |");
-  lines.push("|---|---:|---:|---:|---:|---:|");
-  for (const v of variants) lines.push(`| ${v.label}${v.failed ? ` (${v.failed} of ${v.runs.length} runs FAILED)` : ""} | ${fmt(v.median, 2)} | ${fmt(v.mbps, 0)} | ${fmtRate(v.lps)} | ${fmt(v.rssMiB, 0)} | ${fmt(v.ratio, 2)} |`);
-  lines.push(`| startup: scan a 1 KB file (median of ${startup.n}; \`node -e 0\` takes ${fmt(startup.node, 3)} s)${startup.error ? " (FAILED)" : ""} | ${fmt(startup.median, 3)} | – | – | – | – |`);
-  lines.push(`| live: failure line → NDJSON finding (median of ${liveSamples.length}) | ${fmt(live, 3)} | – | – | – | – |`);
+  lines.push("| variant | median s | min–max s | MB/s | lines/s | peak RSS (MiB) | × rg |");
+  lines.push("|---|---:|---:|---:|---:|---:|---:|");
+  for (const v of variants) lines.push(`| ${v.label}${v.failed ? ` (${v.failed} of ${v.runs.length} runs FAILED)` : ""} | ${fmt(v.median, 2)} | ${v.spread ? `${fmt(v.spread[0], 2)}–${fmt(v.spread[1], 2)}` : "–"} | ${fmt(v.mbps, 0)} | ${fmtRate(v.lps)} | ${fmt(v.rssMiB, 0)} | ${fmt(v.ratio, 2)} |`);
+  lines.push(`| startup: scan a 1 KB file (median of ${startup.n}; \`node -e 0\` takes ${fmt(startup.node, 3)} s)${startup.error ? " (FAILED)" : ""} | ${fmt(startup.median, 3)} | – | – | – | – | – |`);
+  lines.push(`| live: failure line → NDJSON finding (median of ${liveSamples.length}) | ${fmt(live, 3)} | – | – | – | – | – |`);
   lines.push("");
   lines.push("Targets (medians):", "");
   const failures = [];
