@@ -137,18 +137,27 @@ function isSevereText(format: FormatName, line: string): boolean {
       return !line.startsWith("{") || /"PRIORITY"\s*:\s*"[0-4]"/.test(line) || /"MESSAGE"\s*:\s*\[/.test(line);
     case "zstack":
       return / (?:ERROR|WARN|FATAL) /.test(line.slice(23, 31));
-    case "kvmagent":
     case "syslog":
+      // Only these words give a journal or syslog line a severe level (through the oslo, libvirt or
+      // levelled text inside it, or the generic fallback): most lines have none and skip the parse.
+      if (!syslogSevereWord.test(line)) return false;
+      return isSevereHead(format, line);
+    case "kvmagent":
     case "httpd":
     case "rabbitmq":
     case "mysql":
-    case "generic": {
-      const head = parseHead(format, line, { referenceMs: Date.now() });
-      return head.level === "WARNING" || head.level === "ERROR" || head.level === "CRITICAL";
-    }
+    case "generic":
+      return isSevereHead(format, line);
     default:
       return false;
   }
+}
+
+const syslogSevereWord = /WARN|ERROR|CRITICAL|FATAL|warning|error/;
+
+function isSevereHead(format: FormatName, line: string): boolean {
+  const head = parseHead(format, line, { referenceMs: Date.now() });
+  return head.level === "WARNING" || head.level === "ERROR" || head.level === "CRITICAL";
 }
 
 interface ScanState {

@@ -232,6 +232,28 @@ describe("selecting inputs and rules", () => {
     const findings = JSON.parse(stdout).findings as { ruleId: string; path: string; host: string }[];
     expect(findings.some((f) => f.ruleId === "nova-no-valid-host" && f.path === "-" && f.host === "compute-4")).toBe(true);
   });
+  it("reports journal lines whose inner oslo, libvirt or bare line is an error, and no lines that only mention one", async () => {
+    const journal = [
+      "-- Logs begin at Fri 2024-03-08 09:34:04 UTC, end at Tue 2024-03-12 16:19:19 UTC. --",
+      "Mar 12 10:15:40 compute-1 systemd[1]: Started Session 5 of user root.",
+      "Mar 12 10:15:41 compute-1 kernel: ACPI Error: AE_NOT_FOUND, While resolving a named reference package element",
+      "Mar 12 10:15:42 compute-1 nova-compute[2741]: 2024-03-12 10:15:42.318 2741 ERROR nova.compute.manager [None req-5b9a6c1e-8d3f-4f61-9c2a-0e7b1d4a3f27 - - default default] Error updating resources for node compute-1.",
+      "Mar 12 10:15:43 compute-1 libvirtd[3310]: 2024-03-12 10:15:43.101+0000: 3310: error : virConnectListAllDomains:6950 : this function is not supported by the connection driver: virConnectListAllDomains",
+      "Mar 12 10:15:44 controller-1 nova-api[1877]: CRITICAL nova [-] Unhandled error",
+      "Mar 12 10:15:45 compute-1 nova-compute[2741]: 2024-03-12 10:15:45.000 2741 INFO nova.compute.manager [-] Retrying after error",
+      "Mar 12 10:15:46 compute-1 libvirtd[3310]: 2024-03-12 10:15:46.101+0000: 3310: info : virObjectNew:225 : OBJECT_NEW: obj=0x7f1 error=none",
+      "",
+    ].join("\n");
+    const { code, stdout } = await runIn(["scan", "-", "--format", "json"], { stdin: journal });
+    // Unmatched errors are information: they do not fail the run.
+    expect(code).toBe(0);
+    const findings = JSON.parse(stdout).findings as { ruleId: string; line: number; component: string }[];
+    expect(findings.map((f) => [f.ruleId, f.line, f.component]).sort((a, b) => (a[1] as number) - (b[1] as number))).toEqual([
+      ["unmatched-error", 4, "nova-compute"],
+      ["unmatched-error", 5, "libvirtd"],
+      ["unmatched-error", 6, "nova-api"],
+    ]);
+  });
 });
 
 describe("exit codes a pipeline acts on", () => {

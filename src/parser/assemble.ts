@@ -476,11 +476,23 @@ const syslogPrefix = /^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\
 const innerOslo = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \d+) \S+ (\S+) ?(.*)$/;
 const innerBare = /^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL|TRACE) ([a-z][\w.]*) ?(.*)$/;
 
+let prefixText: string | null = null;
+let prefixMatch: RegExpExecArray | null = null;
+
+/** The syslog prefix match of a line, kept for the next call: deciding where a record starts asks up to three times. */
+function syslogPrefixOf(text: string): RegExpExecArray | null {
+  if (text !== prefixText) {
+    prefixText = text;
+    prefixMatch = syslogPrefix.exec(text);
+  }
+  return prefixMatch;
+}
+
 /** Journal and syslog lines continue a record when the same process logs the next traceback line. */
 function continuationKey(format: FormatName, text: string): string | null {
   if (format !== "syslog" && format !== "httpd") return null;
   if (format === "httpd") return /\[pid (\d+)/.exec(text)?.[1] ?? null;
-  const m = syslogPrefix.exec(text);
+  const m = syslogPrefixOf(text);
   if (!m) return null;
   const inner = m[2] ?? "";
   const oslo = innerOslo.exec(inner);
@@ -500,14 +512,14 @@ function sourceOf(key: string): string {
 function innerText(format: FormatName, text: string): string {
   // httpd: every "[…] " group before the message (time, module:level, pid, remote) is prefix.
   if (format === "httpd") return /^(?:\[[^\]]*\] )+(.*)$/.exec(text)?.[1] ?? "";
-  return syslogPrefix.exec(text)?.[2] ?? "";
+  return syslogPrefixOf(text)?.[2] ?? "";
 }
 
 function continuesInner(format: FormatName, text: string): boolean {
   if (format === "httpd") {
     return /^(\s|Traceback \(most recent call last\))/.test(innerText(format, text));
   }
-  const inner = syslogPrefix.exec(text)?.[2] ?? "";
+  const inner = syslogPrefixOf(text)?.[2] ?? "";
   if (/^\s/.test(inner)) return true;
   const oslo = innerOslo.exec(inner) ?? innerBare.exec(inner);
   if (!oslo) return false;
