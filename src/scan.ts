@@ -138,22 +138,22 @@ function isSevereText(format: FormatName, line: string): boolean {
     case "zstack":
       return / (?:ERROR|WARN|FATAL) /.test(line.slice(23, 31));
     case "syslog":
-      // Only these words give a journal or syslog line a severe level (through the oslo, libvirt or
-      // levelled text inside it, or the generic fallback): most lines have none and skip the parse.
-      if (!syslogSevereWord.test(line)) return false;
-      return isSevereHead(format, line);
     case "kvmagent":
     case "httpd":
     case "rabbitmq":
     case "mysql":
     case "generic":
-      return isSevereHead(format, line);
+      return mayBeSevere.test(line) && isSevereHead(format, line);
     default:
       return false;
   }
 }
 
-const syslogSevereWord = /WARN|ERROR|CRITICAL|FATAL|warning|error/;
+/**
+ * Every severe level a parser gives comes from one of these words in the line, in any case (WARN,
+ * ERR, CRIT and the rest, through normaliseLevel): most lines have none and skip the parse.
+ */
+const mayBeSevere = /warn|err|severe|crit|fatal|alert|emerg/i;
 
 function isSevereHead(format: FormatName, line: string): boolean {
   const head = parseHead(format, line, { referenceMs: Date.now() });

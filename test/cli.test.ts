@@ -254,6 +254,29 @@ describe("selecting inputs and rules", () => {
       ["unmatched-error", 6, "nova-api"],
     ]);
   });
+  it("reports the lower-case and abbreviated error levels of RabbitMQ, MariaDB and httpd logs", async () => {
+    const root = tree({
+      "var/log/rabbitmq/rabbit@ctl-1.log": [
+        "2022-02-04 09:52:57.561 [info] <0.8.0> Feature flags: list of feature flags found:",
+        "2022-02-04 09:53:08.006 [error] <0.1129.0> Supervisor {<0.1129.0>,rabbit_channel_sup} had child channel started with rabbit_channel:start_link() at undefined exit with reason normal in context shutdown_error",
+        "2022-02-04 09:53:09.112 [warning] <0.1130.0> Mirrored queue 'notifications.info' in vhost 'openstack': Stopping all nodes on master shutdown since no synchronised slave is available",
+        "",
+      ].join("\n"),
+      "var/log/mysql/error.log": ["2020-10-27 18:27:01 0 [Note] InnoDB: Using Linux native AIO", "2020-10-27 18:27:02 512 [ERROR] mysqld: Table './nova/instances' is marked as crashed and should be repaired", ""].join("\n"),
+      "var/log/httpd/error_log": [
+        "[Thu Nov 19 00:23:02.663867 2015] [mpm_event:notice] [pid 15:tid 140219478353664] AH00489: Apache/2.4.6 configured -- resuming normal operations",
+        '[Thu Nov 19 00:23:03.101010 2015] [core:crit] [pid 15:tid 140219478353664] AH00102: [Thu Nov 19 00:23:03 2015] file worker.c, line 1020, assertion "rv == APR_SUCCESS" failed',
+        "",
+      ].join("\n"),
+    });
+    const { stdout } = await runIn(["scan", root, "--format", "json"]);
+    const findings = JSON.parse(stdout).findings as { ruleId: string; path: string; line: number }[];
+    expect(findings.map((f) => [f.ruleId, f.path, f.line]).sort()).toEqual([
+      ["unmatched-error", "var/log/httpd/error_log", 2],
+      ["unmatched-error", "var/log/mysql/error.log", 2],
+      ["unmatched-error", "var/log/rabbitmq/rabbit@ctl-1.log", 2],
+    ]);
+  });
 });
 
 describe("exit codes a pipeline acts on", () => {
