@@ -138,6 +138,9 @@ function isSevereText(format: FormatName, line: string): boolean {
     case "zstack":
       return / (?:ERROR|WARN|FATAL) /.test(line.slice(23, 31));
     case "syslog":
+      // The same rule, cheaper: a journal or syslog line's level comes from the oslo, libvirt or levelled
+      // line inside it or the generic fallback, whose patterns spell the severe words only these ways.
+      return syslogSevere.test(line) && isSevereHead(format, line);
     case "kvmagent":
     case "httpd":
     case "rabbitmq":
@@ -154,6 +157,7 @@ function isSevereText(format: FormatName, line: string): boolean {
  * ERR, CRIT and the rest, through normaliseLevel): most lines have none and skip the parse.
  */
 const mayBeSevere = /warn|err|severe|crit|fatal|alert|emerg/i;
+const syslogSevere = /WARN|ERROR|CRITICAL|FATAL|warning|error/;
 
 function isSevereHead(format: FormatName, line: string): boolean {
   const head = parseHead(format, line, { referenceMs: Date.now() });
