@@ -138,6 +138,46 @@ function ensureData(opts) {
   return { plainDir, gzDir, summary };
 }
 
+const monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * nova-compute.log as `journalctl -u nova-compute` prints it ("Mar 12 10:15:42 compute-1
+ * nova-compute[2741]: <the oslo line>"), one journal line per log line so the line numbers stay, and the
+ * injected failures of that log under the path "-", as a scan of standard input reports them.
+ */
+async function ensureJournal(data) {
+  const source = path.join(data.plainDir, "var/log/nova/nova-compute.log");
+  const file = `${data.plainDir}-journal.txt`;
+  const injectedFile = `${data.plainDir}-journal.injected.json`;
+  const fresh = (f) => fs.existsSync(f) && fs.statSync(f).mtimeMs >= fs.statSync(source).mtimeMs;
+  if (!fresh(file) || !fresh(injectedFile)) {
+    log(`writing ${path.relative(process.cwd(), file)} (nova-compute.log as journalctl text) …`);
+    const out = fs.createWriteStream(file);
+    let prefix = "Jan 01 00:00:00 compute-1 nova-compute[1]: ";
+    let pending = "";
+    const flush = async (text) => {
+      if (!out.write(text)) await new Promise((resolve) => out.once("drain", resolve));
+    };
+    for await (const chunk of fs.createReadStream(source, { encoding: "latin1", highWaterMark: 1 << 20 })) {
+      const lines = (pending + chunk).split("\n");
+      pending = lines.pop() ?? "";
+      let text = "";
+      for (const line of lines) {
+        const m = /^\d{4}-(\d\d)-(\d\d) (\d\d:\d\d:\d\d)\.\d+ (\d+) /.exec(line);
+        if (m) prefix = `${monthNames[Number(m[1]) - 1]} ${m[2]} ${m[3]} compute-1 nova-compute[${m[4]}]: `;
+        text += `${prefix}${line}\n`;
+      }
+      await flush(text);
+    }
+    if (pending) await flush(`${prefix}${pending}\n`);
+    await new Promise((resolve, reject) => out.end((error) => (error ? reject(error) : resolve())));
+    const injected = JSON.parse(fs.readFileSync(path.join(data.plainDir, "injected.json"), "utf8"));
+    const mapped = injected.filter((e) => e.path === "var/log/nova/nova-compute.log").map((e) => ({ ...e, path: "-" }));
+    fs.writeFileSync(injectedFile, `${JSON.stringify(mapped)}\n`);
+  }
+  return { file, injectedFile };
+}
+
 function walk(dir) {
   const out = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -148,11 +188,13 @@ function walk(dir) {
   return out.sort();
 }
 
-/** Reads every file once so all runs start with a warm page cache; counts bytes and lines of plain files. */
-function warm(dir) {
+/** Reads a tree (or one file) into the page cache, counting each file's bytes and lines. */
+function warm(target) {
   const buf = Buffer.allocUnsafe(1 << 20);
   const perFile = new Map();
-  for (const file of walk(dir)) {
+  const isDir = fs.statSync(target).isDirectory();
+  const dir = isDir ? target : path.dirname(target);
+  for (const file of isDir ? walk(target) : [target]) {
     const fd = fs.openSync(file, "r");
     let bytes = 0;
     let lines = 0;
@@ -261,11 +303,14 @@ function machineCpu() {
 }
 
 /** One timed run under GNU time: wall seconds from process.hrtime, peak RSS (KiB) from %M, CPU from %U+%S. */
-function timedRun(command, args, stdoutFile, timeFile) {
+function timedRun(command, args, stdoutFile, timeFile, stdinFile) {
   return new Promise((resolve) => {
     const outFd = fs.openSync(stdoutFile, "w");
+    // A file as standard input is a regular file, not a pipe: closer to `cloudtriage scan - < file`
+    // than to a journalctl pipe, which also costs journalctl's own time.
+    const inFd = stdinFile ? fs.openSync(stdinFile, "r") : "ignore";
     const started = process.hrtime.bigint();
-    const child = spawn(timeBin, ["-f", "%e %M %U %S", "-o", timeFile, command, ...args], { cwd: root, stdio: ["ignore", outFd, "pipe"] });
+    const child = spawn(timeBin, ["-f", "%e %M %U %S", "-o", timeFile, command, ...args], { cwd: root, stdio: [inFd, outFd, "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => {
       stderr = (stderr + d).slice(-4000);
@@ -273,6 +318,7 @@ function timedRun(command, args, stdoutFile, timeFile) {
     child.on("close", (code) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       fs.closeSync(outFd);
+      if (typeof inFd === "number") fs.closeSync(inFd);
       const last = fs.readFileSync(timeFile, "utf8").trim().split("\n").pop() ?? "";
       const [, rss, user, system] = last.split(" ").map(Number);
       resolve({ seconds, rssKiB: Number.isFinite(rss) ? rss : null, cpuSeconds: Number.isFinite(user + system) ? user + system : null, code, stderr });
@@ -280,7 +326,7 @@ function timedRun(command, args, stdoutFile, timeFile) {
   });
 }
 
-function defineVariants(data, patterns, hasJobs, outDir) {
+function defineVariants(data, journal, patterns, hasJobs, outDir) {
   // The launcher runs as an operator runs it (its shebang passes node's flags), not as `node bin/…`.
   const scan = (dir, extra) => ({ command: cli, args: ["scan", dir, "--format", "json", "-q", "--fail-on", "never", ...extra] });
   const jobs = (n) => (hasJobs ? ["--jobs", String(n)] : []);
@@ -299,6 +345,9 @@ function defineVariants(data, patterns, hasJobs, outDir) {
     { key: "rg-nommap", label: "rg --no-mmap -c -f patterns.txt", ...rg(data.plainDir, ["--no-mmap"]), tree: "plain" },
     { key: "rg-j1", label: "rg -j1 -c -f patterns.txt (one thread)", ...rg(data.plainDir, ["-j1"]), tree: "plain" },
     { key: "rg-z", label: "rg -z -c -f patterns.txt, .gz tree", ...rg(data.gzDir, ["-z"]), tree: "gz", gzBaseline: true },
+    // The second use: journalctl text piped in. One file, so rg searches it on one thread too.
+    { key: "journal", label: "cloudtriage full, nova-compute.log as journalctl text on stdin", command: cli, args: ["scan", "-", "--format", "json", "-q", "--fail-on", "never"], stdinFile: journal.file, tree: "journal", checks: true, injected: journal.injectedFile },
+    { key: "rg-journal", label: "rg -c -f patterns.txt, the journal text", ...rg(journal.file, []), tree: "journal" },
   ];
   for (const x of v) {
     x.stdoutFile = path.join(outDir, x.checks ? `out-${x.key}.json` : `out-${x.key}.txt`);
@@ -458,15 +507,17 @@ async function main() {
   const gzFiles = warm(data.gzDir);
   const plain = totals(plainFiles, null);
   const gz = totals(gzFiles, plainFiles);
-  const treeTotals = { plain, gz };
+  const journal = await ensureJournal(data);
+  const journalTotals = totals(warm(journal.file), null);
+  const treeTotals = { plain, gz, journal: journalTotals };
 
-  const variants = defineVariants(data, patterns, env.hasJobs, opts.out);
+  const variants = defineVariants(data, journal, patterns, env.hasJobs, opts.out);
   const timeFile = path.join(opts.out, "time.txt");
   const cpuBefore = machineCpu();
   const selfBefore = process.cpuUsage();
   for (let run = 1; run <= opts.runs; run++) {
     for (const v of variants) {
-      const r = await timedRun(v.command, v.args, `${v.stdoutFile}.part`, timeFile);
+      const r = await timedRun(v.command, v.args, `${v.stdoutFile}.part`, timeFile, v.stdinFile);
       // rg exits 1 when nothing matched; cloudtriage with --fail-on never exits 0 unless it failed.
       const ok = v.checks ? r.code === 0 : r.code === 0 || r.code === 1;
       // Keep the output of the last good run: the injected-failure check reads it.
@@ -498,8 +549,9 @@ async function main() {
   const byKey = Object.fromEntries(variants.map((v) => [v.key, v]));
   const rgMedian = byKey.rg.median;
   const rgzMedian = byKey["rg-z"].median;
+  const baseline = { plain: rgMedian, gz: rgzMedian, journal: byKey["rg-journal"].median };
   for (const v of variants) {
-    const base = v.tree === "gz" ? rgzMedian : rgMedian;
+    const base = baseline[v.tree];
     v.ratio = v.median && base ? base / v.median : null;
   }
   const rgLines = (() => {
@@ -536,7 +588,7 @@ async function main() {
   // Correctness: every injected failure must be in the full and rules-only results.
   const checks = [];
   for (const v of variants.filter((x) => x.checks)) {
-    const res = checkInjected(v, path.join(v.tree === "gz" ? data.gzDir : data.plainDir, "injected.json"));
+    const res = checkInjected(v, v.injected ?? path.join(v.tree === "gz" ? data.gzDir : data.plainDir, "injected.json"));
     checks.push({ v, ...res });
   }
 
@@ -562,13 +614,13 @@ async function main() {
   lines.push(`- Date: ${new Date().toISOString()}`);
   lines.push(`- Machine: ${cpuModel()}, nproc ${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}`);
   lines.push(`- Software: node ${process.version}, ${env.rgVersion}, cloudtriage ${version} (${gitRev}${dirty})`);
-  lines.push(`- Input: ${formatSize(opts.size)} generated by scripts/gen-logs.mjs (seed ${opts.seed}): ${[...plainFiles.keys()].filter((f) => f !== "injected.json").length} log files, ${(plain.bytes / 1e6).toFixed(1)} MB, ${(plain.lines / 1e6).toFixed(2)} M lines, ${data.summary.injected} injected failure records; .gz tree ${(gz.raw / 1e6).toFixed(1)} MB`);
+  lines.push(`- Input: ${formatSize(opts.size)} generated by scripts/gen-logs.mjs (seed ${opts.seed}): ${[...plainFiles.keys()].filter((f) => f !== "injected.json").length} log files, ${(plain.bytes / 1e6).toFixed(1)} MB, ${(plain.lines / 1e6).toFixed(2)} M lines, ${data.summary.injected} injected failure records; .gz tree ${(gz.raw / 1e6).toFixed(1)} MB; nova-compute.log as journal text ${(journalTotals.bytes / 1e6).toFixed(1)} MB`);
   lines.push(`- Runs: ${opts.runs} per variant, alternated run by run; page cache warm; other processes used ${fmt(foreignCores, 2)} of ${os.availableParallelism()} cores on average meanwhile`);
   if (foreignCores !== null && foreignCores > 0.25) lines.push("- Warning: the machine was shared during the scans, so these numbers are slower and noisier than on an idle machine");
   lines.push(`- rg patterns: ${patterns.count} regexes from ${patterns.withMatch} rules${patterns.skipped.length ? `, ${patterns.skipped.length} skipped (rg rejects them: ${[...new Set(patterns.skipped)].join(", ")})` : ", none skipped"}; rg matched ${rgLines ?? "?"} lines`);
   lines.push("");
   lines.push(
-    `Method: each run is one process timed from spawn to exit with process.hrtime, with its peak RSS taken from GNU time's %M, and the variants take turns within every round so machine noise hits them alike. MB/s is 10^6 bytes of decompressed log text divided by the median time, and "× rg" is rg's median time over the variant's on the same tree (\`rg -z\` for the .gz tree; rg uses all ${os.availableParallelism()} cores unless -j1).`,
+    `Method: each run is one process timed from spawn to exit with process.hrtime, with its peak RSS taken from GNU time's %M, and the variants take turns within every round so machine noise hits them alike. MB/s is 10^6 bytes of decompressed log text divided by the median time, and "× rg" is rg's median time over the variant's on the same tree (\`rg -z\` for the .gz tree, rg on the journal text for the journal; rg uses all ${os.availableParallelism()} cores unless -j1).`,
   );
   lines.push("");
   lines.push("| variant | median s | min–max s | MB/s | lines/s | peak RSS (MiB) | × rg |");
