@@ -365,7 +365,8 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   assembler.end();
   info.checkpoints = checkpoints.done();
   info.format = assembler.format ?? "generic";
-  info.plain = !given && source.kind === "file" && seen.compression === "none";
+  // The stdin spool holds exactly the text read, so its checkpoints point into it as into a plain file.
+  info.plain = info.isSpool || (!given && source.kind === "file" && seen.compression === "none");
   // Syslog-style times carry no year; unless a header or the capture gave it, they cannot date a tree.
   if (info.format !== "syslog") info.yearKnown = true;
   else if (source.captureTime !== null) info.yearKnown = true;
