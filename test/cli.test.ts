@@ -232,6 +232,7 @@ describe("selecting inputs and rules", () => {
     const findings = JSON.parse(stdout).findings as { ruleId: string; path: string; host: string }[];
     expect(findings.some((f) => f.ruleId === "nova-no-valid-host" && f.path === "-" && f.host === "compute-4")).toBe(true);
   });
+
   it("reports journal lines whose inner oslo, libvirt or bare line is an error, and no lines that only mention one", async () => {
     const journal = [
       "-- Logs begin at Fri 2024-03-08 09:34:04 UTC, end at Tue 2024-03-12 16:19:19 UTC. --",
@@ -254,6 +255,7 @@ describe("selecting inputs and rules", () => {
       ["unmatched-error", 6, "nova-api"],
     ]);
   });
+
   it("reports the lower-case and abbreviated error levels of RabbitMQ, MariaDB and httpd logs", async () => {
     const root = tree({
       "var/log/rabbitmq/rabbit@ctl-1.log": [
