@@ -210,12 +210,45 @@ function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: Pendin
   return jumped && buf.indexOf(93, restStart) !== p ? restStart : p + 1;
 }
 
-const textIdPattern = /\breq-([0-9a-f]{8})-|\[instance: ([0-9a-f]{8})-/g;
+/** Whether `text` has eight lowercase hex digits and a dash at `at`. */
+function hex8Dash(text: string, at: number): boolean {
+  if (at + 9 > text.length || text.charCodeAt(at + 8) !== 45) return false;
+  for (let i = at; i < at + 8; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
 
+function isWordChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+/**
+ * The ids of a text line, left to right: "req-" at a word start, or "[instance: ", then 8 hex digits and a
+ * dash (the id's first word is its hash). indexOf, not a regular expression: a journal has this on every line.
+ */
 function textIds(text: string, record: PendingRecord): void {
-  if (!text.includes("req-") && !text.includes("[instance: ")) return;
-  textIdPattern.lastIndex = 0;
-  for (let m = textIdPattern.exec(text); m; m = textIdPattern.exec(text)) record.addId(parseInt(m[1] ?? m[2] ?? "", 16) >>> 0);
+  let req = text.indexOf("req-");
+  let inst = text.indexOf("[instance: ");
+  while (req >= 0 || inst >= 0) {
+    if (req >= 0 && (inst < 0 || req < inst)) {
+      if ((req === 0 || !isWordChar(text.charCodeAt(req - 1))) && hex8Dash(text, req + 4)) {
+        record.addId(parseInt(text.slice(req + 4, req + 12), 16) >>> 0);
+        // The match ends after the dash; the regex went on searching from there.
+        const end = req + 13;
+        req = text.indexOf("req-", end);
+        if (inst >= 0 && inst < end) inst = text.indexOf("[instance: ", end);
+      } else req = text.indexOf("req-", req + 1);
+    } else {
+      if (hex8Dash(text, inst + 11)) {
+        record.addId(parseInt(text.slice(inst + 11, inst + 19), 16) >>> 0);
+        const end = inst + 20;
+        inst = text.indexOf("[instance: ", end);
+        if (req >= 0 && req < end) req = text.indexOf("req-", end);
+      } else inst = text.indexOf("[instance: ", inst + 1);
+    }
+  }
 }
 
 /** libvirt daemon lines: "YYYY-MM-DD HH:MM:SS.mmm+zzzz: tid: level : …". */
