@@ -89,9 +89,11 @@ const liveIdleMs = 250;
 const spools = new Set<string>();
 let spoolPrefix: string | undefined;
 function spoolPath(): string {
-  // node:crypto is loaded here, not at startup, since most scans spool nothing.
-  const { randomBytes } = createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
-  spoolPrefix ??= `cloudtriage-${process.pid}-${randomBytes(4).toString("hex")}-`;
+  if (spoolPrefix === undefined) {
+    // node:crypto is loaded here, not at startup, since most scans spool nothing.
+    const { randomBytes } = createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
+    spoolPrefix = `cloudtriage-${process.pid}-${randomBytes(4).toString("hex")}-`;
+  }
   return path.join(tmpdir(), `${spoolPrefix}${Date.now()}-stdin.log`);
 }
 export function removeSpools(): void {
@@ -570,7 +572,8 @@ async function indexAgain(first: ScanState, sources: Source[], wanted: Set<numbe
       index.merge(r.index);
       mentions.merge(r.observations.domainMentions);
     }
-    indexMentions(index, mentions, first.observations.domains);
+    // As the correlator does after the first pass: the domain mentions go in after the files' entries.
+    mentions.indexInto(index, first.observations.domains);
     return index;
   }
   const pass: ScanState = {
@@ -594,7 +597,7 @@ async function indexAgain(first: ScanState, sources: Source[], wanted: Set<numbe
     else if (source.kind === "archive") await scanArchive(pass, source, i, []);
     else await scanSource(pass, source, i);
   }
-  indexMentions(pass.index, pass.observations.domainMentions, first.observations.domains);
+  pass.observations.domainMentions.indexInto(pass.index, first.observations.domains);
   return pass.index;
 }
 
@@ -603,14 +606,6 @@ function beginSecondPass(state: ScanState, job: SecondPassJob): void {
   state.secondPass = true;
   state.index = new IdIndex(Infinity, job.wanted);
   for (const [name, uuid] of job.domains) state.observations.noteDomain(name, uuid);
-}
-
-/** As the correlator does after the first pass: the domain mentions go in after the files' entries. */
-function indexMentions(index: IdIndex, mentions: DomainMentions, domains: Map<string, string>): void {
-  for (const m of mentions.list()) {
-    const uuid = domains.get(m.name);
-    if (uuid) index.add(hashOfId(uuid), m.sourceIndex, m.line);
-  }
 }
 
 /** The ids the correlator asks the index about: those of the findings, of the API requests, of the known domains. */

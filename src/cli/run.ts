@@ -70,7 +70,7 @@ function byteSize(value: string): number {
   return n;
 }
 
-function formatMiB(bytes: number): string {
+function formatBinarySize(bytes: number): string {
   return bytes >= 1 << 20 ? `${+(bytes / (1 << 20)).toFixed(1)}MiB` : `${+(bytes / 1024).toFixed(1)}KiB`;
 }
 
@@ -180,7 +180,7 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
     onProgress: (p) => progress.update(p.files, p.totalFiles, p.bytes, p.totalBytes, p.pass),
     onSecondPass: () => {
       progress.clear();
-      if (!flags.quiet) io.stderr.write(`cloudtriage: the id index passed --index-memory ${formatMiB(flags.indexMemory)}; reading the logs again to link the findings (slower, same report)\n`);
+      if (!flags.quiet) io.stderr.write(`cloudtriage: the id index passed --index-memory ${formatBinarySize(flags.indexMemory)}; reading the logs again to link the findings (slower, same report)\n`);
     },
   });
   progress.clear();

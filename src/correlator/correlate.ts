@@ -107,10 +107,7 @@ function attachInstanceIds(input: CorrelationInput): void {
     }
   }
   // Index the libvirt lines that name a domain under its UUID, so they become related lines too.
-  for (const mention of observations.domainMentions.list()) {
-    const uuid = observations.domains.get(mention.name);
-    if (uuid) input.index.add(hashOfId(uuid), mention.sourceIndex, mention.line);
-  }
+  observations.domainMentions.indexInto(input.index, observations.domains);
 }
 
 /** Scored once per related record: the sort of every finding's candidates asks again and again. */

@@ -180,6 +180,14 @@ export class DomainMentions {
     for (const run of runs) this.runs.set(`${run.sourceIndex}|${run.name}`, run);
   }
 
+  /** Indexes every kept mention under its domain's UUID, once QEMU's logs gave it. */
+  indexInto(index: { add(hash: number, source: number, line: number): void }, domains: Map<string, string>): void {
+    for (const m of this.list()) {
+      const uuid = domains.get(m.name);
+      if (uuid) index.add(hashOfId(uuid), m.sourceIndex, m.line);
+    }
+  }
+
   /** Every kept mention, file by file and line by line, as one thread would have met them. */
   list(): { name: string; sourceIndex: number; line: number }[] {
     const out = [...this.runs.values()].flatMap((run) => [...run.first, ...run.last].map((line) => ({ name: run.name, sourceIndex: run.sourceIndex, line })));

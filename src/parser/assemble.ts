@@ -232,22 +232,15 @@ function textIds(text: string, record: PendingRecord): void {
   let req = text.indexOf("req-");
   let inst = text.indexOf("[instance: ");
   while (req >= 0 || inst >= 0) {
-    if (req >= 0 && (inst < 0 || req < inst)) {
-      if ((req === 0 || !isWordChar(text.charCodeAt(req - 1))) && hex8Dash(text, req + 4)) {
-        record.addId(parseInt(text.slice(req + 4, req + 12), 16) >>> 0);
-        // The match ends after the dash; the regex went on searching from there.
-        const end = req + 13;
-        req = text.indexOf("req-", end);
-        if (inst >= 0 && inst < end) inst = text.indexOf("[instance: ", end);
-      } else req = text.indexOf("req-", req + 1);
-    } else {
-      if (hex8Dash(text, inst + 11)) {
-        record.addId(parseInt(text.slice(inst + 11, inst + 19), 16) >>> 0);
-        const end = inst + 20;
-        inst = text.indexOf("[instance: ", end);
-        if (req >= 0 && req < end) req = text.indexOf("req-", end);
-      } else inst = text.indexOf("[instance: ", inst + 1);
-    }
+    const isReq = req >= 0 && (inst < 0 || req < inst);
+    const at = isReq ? req : inst;
+    const idAt = at + (isReq ? 4 : 11);
+    const found = (!isReq || at === 0 || !isWordChar(text.charCodeAt(at - 1))) && hex8Dash(text, idAt);
+    if (found) record.addId(parseInt(text.slice(idAt, idAt + 8), 16) >>> 0);
+    // A match ends after its dash, where the search goes on; a miss moves on by one character.
+    const from = found ? idAt + 9 : at + 1;
+    if (req >= 0 && req < from) req = text.indexOf("req-", from);
+    if (inst >= 0 && inst < from) inst = text.indexOf("[instance: ", from);
   }
 }
 
