@@ -1,7 +1,9 @@
 // The correlation index and the accepted API requests: what related lines and request-lost are built from.
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { IdIndex, SecondPassIndex } from "../src/correlator/index.js";
 import { ApiRequests, DomainMentions } from "../src/correlator/observations.js";
+import { makeTree, runCli } from "./helpers/cli.js";
 
 /** lookup's answer as plain arrays, sources and lines ascending. */
 function found(index: IdIndex, wanted: number[], perIdPerSource?: number): [number, number[]][] {
@@ -199,4 +201,20 @@ describe("ApiRequests", () => {
     expect(requests.length).toBe(2500);
     expect([0, 1023, 1024, 2499].map((i) => requests.firstIdOf(i))).toEqual([0, 1023, 1024, 2499].map(id));
   });
+});
+
+describe("related lines of compressed logs", () => {
+  it("are the lines of the same logs uncompressed, read between checkpoints of the inflated text", async () => {
+    const root = makeTree({}, "ct-gz-related-");
+    // Failures every 256 KiB of 4 MiB: many ids whose lines lie far apart in each file, and far from its ends.
+    const gen = spawnSync(process.execPath, ["scripts/gen-logs.mjs", "--out", root, "--size", "4MiB", "--seed", "7", "--failure-every", "256KiB", "--gz"], { encoding: "utf8" });
+    expect(gen.status).toBe(0);
+    const linked = async (dir: string) => {
+      const result = JSON.parse((await runCli(["scan", dir, "--format", "json"])).stdout) as { findings: { ruleId: string; path: string; line: number; related: { path: string; line: number; message: string }[] }[] };
+      return result.findings.map((f) => `${f.ruleId} ${f.path.replace(/\.gz$/, "")}:${f.line} ${f.related.map((r) => `${r.path.replace(/\.gz$/, "")}:${r.line} ${r.message}`).join(" | ")}`);
+    };
+    const plain = await linked(root);
+    expect(plain.filter((f) => f.includes(" | ")).length).toBeGreaterThan(10);
+    expect(await linked(`${root}-gz`)).toEqual(plain);
+  }, 30_000);
 });

@@ -25,7 +25,7 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
   // One list per source, joined in source order, so the result does not depend on which read ends first.
   const perSource: RelatedRecord[][] = [];
   const archives = new Map<string, Map<string, number>>();
-  const inflating = new Set<Promise<void>>();
+  const compressed: { info: SourceInfo; sourceIndex: number; lines: Set<number>; out: RelatedRecord[] }[] = [];
   for (const [sourceIndex] of [...positions.entries()].sort((a, b) => a[0] - b[0])) {
     const info = sources[sourceIndex];
     if (!info) continue;
@@ -38,16 +38,23 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
     const lines = positions.get(sourceIndex) as Set<number>;
     const out: RelatedRecord[] = [];
     perSource.push(out);
-    if (info.plain && info.format !== "qemu" && info.checkpoints.length >= 2) {
-      await readAroundCheckpoints(info, sourceIndex, lines, domains, out);
-      continue;
-    }
-    // The first pass checked the checksum; this read only needs the lines.
-    const read = readSourceRecords(info, sourceIndex, lines, domains, out, readFileChunks(info.absPath, {}, false)).finally(() => inflating.delete(read));
-    inflating.add(read);
-    if (inflating.size >= parallelInflates) await Promise.race(inflating);
+    if (info.plain && info.format !== "qemu" && info.checkpoints.length >= 2) await readPlainAroundCheckpoints(info, sourceIndex, lines, domains, out);
+    else compressed.push({ info, sourceIndex, lines, out });
   }
-  await Promise.all(inflating);
+  // The largest text first (its last checkpoint says about how much): the longest inflate bounds the wait.
+  const textSize = (info: SourceInfo) => info.checkpoints[info.checkpoints.length - 1] ?? 0;
+  compressed.sort((a, b) => textSize(b.info) - textSize(a.info) || a.sourceIndex - b.sourceIndex);
+  let next = 0;
+  const inflateNext = async (): Promise<void> => {
+    for (let job = compressed[next++]; job; job = compressed[next++]) {
+      const { info, sourceIndex, lines, out } = job;
+      // The first pass checked the checksum; this read only needs the lines.
+      const chunks = readFileChunks(info.absPath, {}, false);
+      if (info.format !== "qemu" && info.checkpoints.length >= 2) await readAroundCheckpoints(info, sourceIndex, lines, domains, out, new StreamRanges(chunks));
+      else await readSourceRecords(info, sourceIndex, lines, domains, out, chunks);
+    }
+  };
+  await Promise.all(Array.from({ length: parallelInflates }, inflateNext));
   // One more streaming pass per tarball, decoding only the members that hold related lines.
   for (const [archive, members] of archives) {
     try {
@@ -68,11 +75,70 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
 /** Past the next checkpoint, this much more is read: a related line needs only its first line, not its traceback. */
 const recordTailBytes = 2 << 10;
 
+/** Bytes [from, to) of a file, in chunks to use before taking the next; ranges come in ascending order. */
+interface Ranges {
+  read(from: number, to: number): Iterable<Buffer> | AsyncIterable<Buffer>;
+  close(): void;
+}
+
+/**
+ * A compressed file's text by offset, inflated once from its start: what lies between the wanted
+ * ranges is inflated but never framed into lines, and inflating stops after the last range.
+ */
+class StreamRanges implements Ranges {
+  /** Text offset of `held`, the chunk the last range ended inside. */
+  private position = 0;
+  private held: Buffer | null = null;
+  private readonly chunks: AsyncIterator<Buffer>;
+
+  constructor(chunks: AsyncIterable<Buffer>) {
+    this.chunks = chunks[Symbol.asyncIterator]();
+  }
+
+  async *read(from: number, to: number): AsyncGenerator<Buffer> {
+    for (;;) {
+      if (!this.held) {
+        const next = await this.chunks.next();
+        if (next.done) return;
+        this.held = next.value;
+      }
+      const start = this.position;
+      const end = start + this.held.length;
+      if (end > from) {
+        if (start >= to) return;
+        yield this.held.subarray(Math.max(from, start) - start, Math.min(to, end) - start);
+        // The next range may begin in the rest of this chunk.
+        if (end > to) return;
+      }
+      this.position = end;
+      this.held = null;
+    }
+  }
+
+  close(): void {
+    // Ends the inflater early: nothing after the last range is needed.
+    void this.chunks.return?.();
+  }
+}
+
 /**
  * A plain file is read only between the checkpoints around the wanted lines (ranges next to each other
  * merged), so a finding's related lines cost a few hundred KiB of reading, not the whole file again.
  */
-async function readAroundCheckpoints(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[]): Promise<void> {
+async function readPlainAroundCheckpoints(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[]): Promise<void> {
+  let file: FileRanges;
+  try {
+    file = new FileRanges(info.absPath);
+  } catch (error) {
+    // The first pass already reported this file.
+    if (error instanceof InputError) return;
+    throw error;
+  }
+  await readAroundCheckpoints(info, sourceIndex, lines, domains, out, file);
+}
+
+/** Frames only the text between the checkpoints around the wanted lines, ranges next to each other merged. */
+async function readAroundCheckpoints(info: SourceInfo, sourceIndex: number, lines: Set<number>, domains: Map<string, string>, out: RelatedRecord[], file: Ranges): Promise<void> {
   const cps = info.checkpoints;
   const count = cps.length / 2;
   const checkpointOf = (line: number) => {
@@ -91,14 +157,6 @@ async function readAroundCheckpoints(info: SourceInfo, sourceIndex: number, line
     if (previous && k <= previous.last + 1) previous.last = k;
     else ranges.push({ first: k, last: k });
   }
-  let file: FileRanges;
-  try {
-    file = new FileRanges(info.absPath);
-  } catch (error) {
-    // The first pass already reported this file.
-    if (error instanceof InputError) return;
-    throw error;
-  }
   // One reader for all the ranges of the file: a splitter per range cost more than its reading.
   const reader = recordReader(info, sourceIndex, lines, domains, out);
   try {
@@ -106,10 +164,11 @@ async function readAroundCheckpoints(info: SourceInfo, sourceIndex: number, line
       if (out.length >= maxRecords) return;
       const startLine = cps[range.first * 2] as number;
       const startOffset = cps[range.first * 2 + 1] as number;
+      // Checkpoints are 8 KiB apart or more, so a range's tail never reaches the next range.
       const endOffset = range.last + 1 < count ? (cps[(range.last + 1) * 2 + 1] as number) + recordTailBytes : Number.MAX_SAFE_INTEGER;
       reader.restart(startLine - 1, startOffset);
       try {
-        for (const chunk of file.read(startOffset, endOffset)) reader.push(chunk);
+        for await (const chunk of file.read(startOffset, endOffset)) reader.push(chunk);
       } catch (error) {
         // The first pass already reported this file; keep whatever was read.
         if (!(error instanceof InputError)) throw error;
