@@ -2,6 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { LogRecord } from "../src/model.js";
+import { journalShortcut, RecordAssembler } from "../src/parser/assemble.js";
 import { parseRecords } from "../src/parser/parse-text.js";
 import { LineSplitter } from "../src/reader/lines.js";
 import { buildPrefilter, Hits } from "../src/engine/prefilter.js";
@@ -225,6 +226,63 @@ describe("the hint prefilter", () => {
         expect(found).toEqual(naive(bytes));
       }),
       runs,
+    );
+  });
+});
+
+/** Journal lines as journalctl prints them, and near misses: a byte changed in the prefix, a cut near 600 bytes. */
+const bareLine = fc
+  .tuple(fc.constantFrom("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "TRACE", "NOTICE"), fc.constantFrom("nova.compute.manager", "oslo_service.periodic_task", "Nova.bad", "nova-api", "n"), fc.constantFrom(" ", "", "["), context, text)
+  .map(([lvl, name, gap, ctx, message]) => `${lvl} ${name}${gap}${ctx} ${message}`);
+const journalLine = fc
+  .tuple(
+    fc.constantFrom("Mar 12 10:15:40", "Jan  3 01:02:03", "Dec 31 23:59:59.123456", "Dec 31 23:59:59.1234567", "Mar 12 10:15:4x"),
+    fc.constantFrom("compute-1", "ctl0", "[ctl0]", "a|b"),
+    fc.constantFrom("nova-compute[2744]", "nova-api[1]", "libvirtd[1203]", "systemd[1]", "kernel", "x[12a]", "y[3]:"),
+    fc.oneof(osloLine, prefixedTraceback, bareLine, tracebackText, libvirtLine, text, fc.tuple(isoTime, text).map(([time, message]) => `${time} 7 ERROR nova.virt| ${message}`)),
+    fc.option(fc.tuple(fc.boolean(), fc.nat(), fc.constantFrom(" ", "\t", "\r", "[", "]", ":", "|", "-", "0", "x", "é", "\u00a0"))),
+    fc.option(fc.integer({ min: 520, max: 640 })),
+  )
+  .map(([time, host, ident, message, change, padTo]) => {
+    let line = `${time} ${host} ${ident}: ${message}`;
+    if (change) {
+      // Anywhere in the head, or in the first 30 bytes of the line inside the journal's.
+      const [inner, offset, char] = change;
+      const at = inner ? (line.indexOf(": ") + 2 + (offset % 30)) % line.length : offset % Math.min(line.length, 160);
+      line = `${line.slice(0, at)}${char}${line.slice(at + 1)}`;
+    }
+    // A logger or a message that reaches past the 600 bytes the text path looks at.
+    if (padTo !== null) line = line.replace(/(nova\.compute\.manager|nova\.virt) /, (m) => `${m.trim()}${"x".repeat(Math.max(0, padTo - line.length))} `);
+    return line;
+  });
+
+describe("the journal shortcut", () => {
+  /** What the assembler makes of a journal: each record's lines, severity and indexed ids. */
+  function assemble(bytes: Buffer): string[] {
+    const out: string[] = [];
+    const severe = (_format: string, text: string) => /WARN|ERROR|CRITICAL/.test(text);
+    const assembler = new RecordAssembler("journal.txt", (p) => out.push(`${p.firstLine}-${p.lastLine} ${p.severe} ${[...p.idHashes.subarray(0, p.idCount)].join(",")}`), severe);
+    const splitter = new LineSplitter({ lines: (buf, starts, ends, count, firstLine) => assembler.lines(buf, starts, ends, count, firstLine) });
+    splitter.push(bytes);
+    splitter.end();
+    assembler.end();
+    return [assembler.format ?? "", ...out];
+  }
+
+  it("makes the records the regular expressions make, whatever the lines", () => {
+    fc.assert(
+      fc.property(fc.array(journalLine, { minLength: 1, maxLength: 60 }), (lines) => {
+        // A first line the format detection reads as a journal.
+        const bytes = Buffer.from(`Mar 12 10:15:40 compute-1 nova-compute[2744]: start\n${lines.join("\n")}\n`);
+        const fast = assemble(bytes);
+        journalShortcut.enabled = false;
+        try {
+          expect(fast).toEqual(assemble(bytes));
+        } finally {
+          journalShortcut.enabled = true;
+        }
+      }),
+      { numRuns: 400 },
     );
   });
 });

@@ -261,6 +261,9 @@ function libvirtSevere(buf: Buffer, s: number, e: number): boolean {
 
 export type RecordSink = (record: PendingRecord) => void;
 
+/** The journal shortcut (readJournalOslo) can be turned off, so a test can hold it to the regular expressions it stands for. */
+export const journalShortcut = { enabled: true };
+
 export class RecordAssembler {
   format: FormatName | null = null;
   private current: PendingRecord | null = null;
@@ -275,6 +278,9 @@ export class RecordAssembler {
   private readonly headCopy = Buffer.alloc(512);
   /** Text formats: the open record's continuation key (journal identifier and inner oslo head). */
   private textKey: string | null = null;
+  private readonly journal = new JournalOsloParts();
+  /** Lines in a row that readJournalOslo did not take. */
+  private journalMisses = 0;
   private previousEndsWithBackslash = false;
   /** The open record has shown "Traceback (most recent call last):": its exception line is still to come. */
   private inTraceback = false;
@@ -348,7 +354,11 @@ export class RecordAssembler {
         if (opens) severe = libvirtSevere(buf, s, e);
       } else {
         text = buf.toString("latin1", s, Math.min(e, s + 600));
-        opens = this.textOpens(text);
+        // After a run of misses (a journal of other services) the shortcut is tried on every 16th line only.
+        const tryJournal = journalShortcut.enabled && this.format === "syslog" && (this.journalMisses < 32 || (lineNo & 15) === 0);
+        const journal = tryJournal && readJournalOslo(buf, s, e, text, this.journal) ? this.journal : null;
+        if (tryJournal) this.journalMisses = journal ? 0 : this.journalMisses + 1;
+        opens = journal ? this.journalOsloOpens(text, journal) : this.textOpens(text);
         if (opens) {
           severe = this.isSevereText(this.format, text);
           if (startsWithIsoTime(buf, s, e)) this.countWindow(buf, s);
@@ -462,6 +472,27 @@ export class RecordAssembler {
     this.headLoggerLength = header.loggerEnd - header.loggerStart;
   }
 
+  /**
+   * textOpens for the common journal line, an oslo line behind "Mmm dd HH:MM:SS host ident[pid]: ", read
+   * from the offsets readJournalOslo found instead of three regular expressions: the same decision,
+   * since every rule of textOpens that looks past the key is false for such a line.
+   */
+  private journalOsloOpens(text: string, j: JournalOsloParts): boolean {
+    const source = text.slice(j.sourceStart, j.sourceEnd);
+    const logger = text.slice(j.loggerStart, j.loggerEnd);
+    const key = j.tsPidEnd < 0 ? `${source}|${logger}` : `${source}|${text.slice(j.innerStart, j.tsPidEnd)}|${logger}`;
+    if (this.current === null) {
+      this.textKey = key;
+      this.previousEndsWithBackslash = text.endsWith("\\");
+      return true;
+    }
+    // Same process, same "ts pid" and logger, and no context bracket: the open record's next line.
+    if (key === this.textKey && !(text.startsWith("[", j.restStart) && !text.startsWith("[instance: ", j.restStart))) return false;
+    this.textKey = key;
+    this.inTraceback = text.includes("Traceback (most recent call last)");
+    return true;
+  }
+
   private textOpens(text: string): boolean {
     const format = this.format as FormatName;
     if (this.current === null) {
@@ -498,6 +529,132 @@ export class RecordAssembler {
     return true;
   }
 }
+/** Offsets into a journal line's text (its first 600 characters) of the parts its continuation key is made of. */
+class JournalOsloParts {
+  /** "host ident[pid]" */
+  sourceStart = 0;
+  sourceEnd = 0;
+  /** The inner oslo line, and the end of its "ts pid" (-1: a devstack line, which has none). */
+  innerStart = 0;
+  tsPidEnd = 0;
+  loggerStart = 0;
+  loggerEnd = 0;
+  /** After the logger and its space: a context bracket here opens a record. */
+  restStart = 0;
+}
+
+function isUpper(c: number | undefined): boolean {
+  return c !== undefined && c >= 65 && c <= 90;
+}
+
+function isLower(c: number | undefined): boolean {
+  return c !== undefined && c >= 97 && c <= 122;
+}
+
+/** "YYYY-MM-DD HH:MM:SS" at `p`, every digit checked: the inner oslo line's time, as a regular expression reads it. */
+function isStrictIsoTime(buf: Buffer, p: number): boolean {
+  for (let i = 0; i < 19; i++) {
+    const c = buf[p + i];
+    const ok = i === 4 || i === 7 ? c === 45 : i === 10 ? c === SPACE : i === 13 || i === 16 ? c === 58 : isDigit(c);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Whether byte `byte` is at `p`, before `limit`. */
+function byteIs(buf: Buffer, p: number, limit: number, byte: number): boolean {
+  return p < limit && buf[p] === byte;
+}
+
+/** Past a run of digits (at most `max`) from `p`; -1 when there is none or it is longer. */
+function skipDigits(buf: Buffer, p: number, limit: number, max = Infinity): number {
+  const start = p;
+  while (p < limit && isDigit(buf[p])) p++;
+  return p === start || p - start > max ? -1 : p;
+}
+
+/** Past a run of header-token bytes (printable ASCII but the space) from `p`, stopping at `stop` too. */
+function skipToken(buf: Buffer, p: number, limit: number, stop = -1, stop2 = -1): number {
+  while (p < limit) {
+    const c = buf[p] as number;
+    if (c <= SPACE || c >= 127 || c === stop || c === stop2) break;
+    p++;
+  }
+  return p;
+}
+
+/**
+ * Finds the parts of "Mmm dd HH:MM:SS[.ffffff] host ident[pid]: YYYY-MM-DD HH:MM:SS[.fff] pid LEVEL logger …"
+ * within the line's first 600 bytes, the shape `journalctl` gives every oslo.log service; false for any
+ * other shape, which textOpens reads with its regular expressions. Only a shape those expressions read
+ * exactly the same way passes: header tokens of printable ASCII, no "[" starting the host, no carriage
+ * return (where their "." stops). Like them it sees the first 600 bytes only.
+ */
+function readJournalOslo(buf: Buffer, s: number, e: number, text: string, out: JournalOsloParts): boolean {
+  const limit = Math.min(e, s + 600);
+  if (limit - s < 48) return false;
+  // "Mmm dd HH:MM:SS": fixed places, all before the limit.
+  if (!isUpper(buf[s]) || !isLower(buf[s + 1]) || !isLower(buf[s + 2]) || buf[s + 3] !== SPACE || !(buf[s + 4] === SPACE || isDigit(buf[s + 4])) || !isDigit(buf[s + 5]) || buf[s + 6] !== SPACE) return false;
+  if (!isDigit(buf[s + 7]) || !isDigit(buf[s + 8]) || buf[s + 9] !== 58 || !isDigit(buf[s + 10]) || !isDigit(buf[s + 11]) || buf[s + 12] !== 58 || !isDigit(buf[s + 13]) || !isDigit(buf[s + 14])) return false;
+  let p = s + 15;
+  if (buf[p] === 46 && (p = skipDigits(buf, p + 1, limit, 6)) < 0) return false;
+  if (!byteIs(buf, p, limit, SPACE) || byteIs(buf, p + 1, limit, 91)) return false;
+  // "host ident[pid]: "
+  const sourceStart = ++p;
+  p = skipToken(buf, p, limit);
+  if (p === sourceStart || !byteIs(buf, p, limit, SPACE)) return false;
+  const identStart = ++p;
+  p = skipToken(buf, p, limit, 91, 58);
+  if (p === identStart || !byteIs(buf, p, limit, 91) || (p = skipDigits(buf, p + 1, limit)) < 0 || !byteIs(buf, p, limit, 93)) return false;
+  const sourceEnd = ++p;
+  if (!byteIs(buf, p, limit, 58) || !byteIs(buf, p + 1, limit, SPACE)) return false;
+  // "YYYY-MM-DD HH:MM:SS[.fff] pid LEVEL logger"
+  const innerStart = (p += 2);
+  let tsPidEnd = -1;
+  let loggerStart: number;
+  if (isDigit(buf[p])) {
+    // "YYYY-MM-DD HH:MM:SS[.fff] pid LEVEL logger", as oslo.log writes it to stderr.
+    if (limit - p < 24 || !isStrictIsoTime(buf, p)) return false;
+    p += 19;
+    if (buf[p] === 46 && (p = skipDigits(buf, p + 1, limit)) < 0) return false;
+    if (!byteIs(buf, p, limit, SPACE) || (p = skipDigits(buf, p + 1, limit)) < 0 || !byteIs(buf, p, limit, SPACE)) return false;
+    tsPidEnd = p;
+    const levelStart = ++p;
+    p = skipToken(buf, p, limit);
+    if (p === levelStart || !byteIs(buf, p, limit, SPACE)) return false;
+    loggerStart = ++p;
+    p = skipToken(buf, p, limit);
+    // The logger ends the text, or a space follows it.
+    if (p === loggerStart || (p < limit && buf[p] !== SPACE)) return false;
+    // A key ending in "|" reads as "raw text after an oslo line" to textOpens.
+    if (buf[p - 1] === 124) return false;
+  } else {
+    // "LEVEL logger", as devstack's journal has it: the logger is [a-z][\w.]*, whatever follows.
+    const levelStart = p;
+    p = skipToken(buf, p, limit);
+    if (!byteIs(buf, p, limit, SPACE) || !bareLevels.has(text.slice(levelStart - s, p - s))) return false;
+    loggerStart = ++p;
+    if (p >= limit || !isLower(buf[p])) return false;
+    while (p < limit && isLoggerByte(buf[p] as number)) p++;
+  }
+  if (text.includes("\r")) return false;
+  out.sourceStart = sourceStart - s;
+  out.sourceEnd = sourceEnd - s;
+  out.innerStart = innerStart - s;
+  out.tsPidEnd = tsPidEnd < 0 ? -1 : tsPidEnd - s;
+  out.loggerStart = loggerStart - s;
+  out.loggerEnd = p - s;
+  out.restStart = p < limit && buf[p] === SPACE ? p + 1 - s : p - s;
+  return true;
+}
+
+/** The levels devstack's journal lines start with (textOpens' innerBare). */
+const bareLevels = new Set(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "TRACE"]);
+
+function isLoggerByte(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 46;
+}
+
 const syslogPrefix = /^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\S+|\d{10}\.\d{6}) (\[[\w.-]+\]|\S+ [^\s[:]+(?:\[\d+\])?):? ?(.*)$/;
 const innerOslo = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \d+) \S+ (\S+) ?(.*)$/;
 const innerBare = /^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL|TRACE) ([a-z][\w.]*) ?(.*)$/;
