@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { LogRecord } from "../src/model.js";
 import { journalShortcut, RecordAssembler } from "../src/parser/assemble.js";
+import { parseHead, type FormatName } from "../src/parser/formats.js";
 import { parseRecords } from "../src/parser/parse-text.js";
 import { LineSplitter } from "../src/reader/lines.js";
 import { buildPrefilter, Hits } from "../src/engine/prefilter.js";
@@ -275,7 +276,8 @@ describe("the journal shortcut", () => {
   /** What the assembler makes of a journal: each record's lines, severity and indexed ids. */
   function assemble(bytes: Buffer): string[] {
     const out: string[] = [];
-    const severe = (_format: string, text: string) => /WARN|ERROR|CRITICAL/.test(text);
+    // The scan's own rule: the level a parser reads.
+    const severe = (format: FormatName, text: string) => ["WARNING", "ERROR", "CRITICAL"].includes(parseHead(format, text, { referenceMs: 0 }).level ?? "");
     const assembler = new RecordAssembler("journal.txt", (p) => out.push(`${p.firstLine}-${p.lastLine} ${p.severe} ${[...p.idHashes.subarray(0, p.idCount)].join(",")}`), severe);
     const splitter = new LineSplitter({ lines: (buf, starts, ends, count, firstLine) => assembler.lines(buf, starts, ends, count, firstLine) });
     splitter.push(bytes);

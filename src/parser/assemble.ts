@@ -220,6 +220,16 @@ function hex8Dash(text: string, at: number): boolean {
   return true;
 }
 
+/** The eight lowercase hex digits at `at` (hex8Dash checked them) as a u32, without a substring. */
+function hex8Value(text: string, at: number): number {
+  let h = 0;
+  for (let i = at; i < at + 8; i++) {
+    const c = text.charCodeAt(i);
+    h = (h << 4) | (c <= 57 ? c - 48 : c - 87);
+  }
+  return h >>> 0;
+}
+
 function isWordChar(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 }
@@ -236,7 +246,7 @@ function textIds(text: string, record: PendingRecord): void {
     const at = isReq ? req : inst;
     const idAt = at + (isReq ? 4 : 11);
     const found = (!isReq || at === 0 || !isWordChar(text.charCodeAt(at - 1))) && hex8Dash(text, idAt);
-    if (found) record.addId(parseInt(text.slice(idAt, idAt + 8), 16) >>> 0);
+    if (found) record.addId(hex8Value(text, idAt));
     // A match ends after its dash, where the search goes on; a miss moves on by one character.
     const from = found ? idAt + 9 : at + 1;
     if (req >= 0 && req < from) req = text.indexOf("req-", from);
@@ -300,6 +310,10 @@ export class RecordAssembler {
   constructor(
     private readonly path: string,
     private readonly sink: RecordSink,
+    /**
+     * Whether a text line's level is WARNING or worse. It is not asked about a journal line whose oslo
+     * line inside says DEBUG, INFO, AUDIT or TRACE: no parser makes those severe.
+     */
     private readonly isSevereText: (format: FormatName, line: string) => boolean,
     /** Finds the rule hints in each record's bytes; without one, records carry no hits. */
     private readonly prefilter: Prefilter | null = null,
@@ -360,7 +374,7 @@ export class RecordAssembler {
         if (tryJournal) this.journalMisses = journal ? 0 : this.journalMisses + 1;
         opens = journal ? this.journalOsloOpens(text, journal) : this.textOpens(text);
         if (opens) {
-          severe = this.isSevereText(this.format, text);
+          severe = journal?.quiet ? false : this.isSevereText(this.format, text);
           if (startsWithIsoTime(buf, s, e)) this.countWindow(buf, s);
         }
       }
@@ -541,6 +555,8 @@ class JournalOsloParts {
   loggerEnd = 0;
   /** After the logger and its space: a context bracket here opens a record. */
   restStart = 0;
+  /** The inner level is DEBUG, INFO, AUDIT or TRACE: the record is not severe. */
+  quiet = false;
 }
 
 function isUpper(c: number | undefined): boolean {
@@ -612,6 +628,7 @@ function readJournalOslo(buf: Buffer, s: number, e: number, text: string, out: J
   const innerStart = (p += 2);
   let tsPidEnd = -1;
   let loggerStart: number;
+  let level: string;
   if (isDigit(buf[p])) {
     // "YYYY-MM-DD HH:MM:SS[.fff] pid LEVEL logger", as oslo.log writes it to stderr.
     if (limit - p < 24 || !isStrictIsoTime(buf, p)) return false;
@@ -622,6 +639,7 @@ function readJournalOslo(buf: Buffer, s: number, e: number, text: string, out: J
     const levelStart = ++p;
     p = skipToken(buf, p, limit);
     if (p === levelStart || !byteIs(buf, p, limit, SPACE)) return false;
+    level = text.slice(levelStart - s, p - s);
     loggerStart = ++p;
     p = skipToken(buf, p, limit);
     // The logger ends the text, or a space follows it.
@@ -632,7 +650,8 @@ function readJournalOslo(buf: Buffer, s: number, e: number, text: string, out: J
     // "LEVEL logger", as devstack's journal has it: the logger is [a-z][\w.]*, whatever follows.
     const levelStart = p;
     p = skipToken(buf, p, limit);
-    if (!byteIs(buf, p, limit, SPACE) || !bareLevels.has(text.slice(levelStart - s, p - s))) return false;
+    level = text.slice(levelStart - s, p - s);
+    if (!byteIs(buf, p, limit, SPACE) || !bareLevels.has(level)) return false;
     loggerStart = ++p;
     if (p >= limit || !isLower(buf[p])) return false;
     while (p < limit && isLoggerByte(buf[p] as number)) p++;
@@ -645,8 +664,12 @@ function readJournalOslo(buf: Buffer, s: number, e: number, text: string, out: J
   out.loggerStart = loggerStart - s;
   out.loggerEnd = p - s;
   out.restStart = p < limit && buf[p] === SPACE ? p + 1 - s : p - s;
+  out.quiet = quietLevels.has(level);
   return true;
 }
+
+/** Levels that no parser reads as WARNING or worse, whether with the oslo time before them or bare. */
+const quietLevels = new Set(["DEBUG", "INFO", "AUDIT", "TRACE"]);
 
 /** The levels devstack's journal lines start with (textOpens' innerBare). */
 const bareLevels = new Set(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "TRACE"]);
