@@ -78,7 +78,7 @@ const recordTailBytes = 2 << 10;
 /** Bytes [from, to) of a file, in chunks to use before taking the next; ranges come in ascending order. */
 interface Ranges {
   read(from: number, to: number): Iterable<Buffer> | AsyncIterable<Buffer>;
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 /**
@@ -115,9 +115,13 @@ class StreamRanges implements Ranges {
     }
   }
 
-  close(): void {
-    // Ends the inflater early: nothing after the last range is needed.
-    void this.chunks.return?.();
+  async close(): Promise<void> {
+    // Ends the inflater early: nothing after the last range is needed. Its file closes before this returns.
+    try {
+      await this.chunks.return?.();
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+    }
   }
 }
 
@@ -176,7 +180,7 @@ async function readAroundCheckpoints(info: SourceInfo, sourceIndex: number, line
       reader.end();
     }
   } finally {
-    file.close();
+    await file.close();
   }
 }
 
