@@ -548,8 +548,9 @@ class JournalOsloParts {
   /** "host ident[pid]" */
   sourceStart = 0;
   sourceEnd = 0;
-  /** The inner oslo line, and the end of its "ts pid" (-1: a devstack line, which has none). */
+  /** The inner oslo line. */
   innerStart = 0;
+  /** The end of its "ts pid"; -1 for a devstack line, which has none. */
   tsPidEnd = 0;
   loggerStart = 0;
   loggerEnd = 0;
@@ -601,8 +602,8 @@ function skipToken(buf: Buffer, p: number, limit: number, stop = -1, stop2 = -1)
 
 /**
  * Finds the parts of "Mmm dd HH:MM:SS[.ffffff] host ident[pid]: YYYY-MM-DD HH:MM:SS[.fff] pid LEVEL logger …"
- * within the line's first 600 bytes, the shape `journalctl` gives every oslo.log service; false for any
- * other shape, which textOpens reads with its regular expressions. Only a shape those expressions read
+ * (oslo.log writing to stderr under systemd) or "… ident[pid]: LEVEL logger …" (devstack) within the
+ * line's first 600 bytes; false for any other shape, which textOpens reads with its regular expressions. Only a shape those expressions read
  * exactly the same way passes: header tokens of printable ASCII, no "[" starting the host, no carriage
  * return (where their "." stops). Like them it sees the first 600 bytes only.
  */
