@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { LogRecord } from "../src/model.js";
-import { journalShortcut, RecordAssembler } from "../src/parser/assemble.js";
+import { JournalOsloParts, journalShortcut, readJournalOslo, RecordAssembler } from "../src/parser/assemble.js";
 import { parseHead, type FormatName } from "../src/parser/formats.js";
 import { parseRecords } from "../src/parser/parse-text.js";
 import { LineSplitter } from "../src/reader/lines.js";
@@ -273,6 +273,20 @@ const journalLines = fc
   });
 
 describe("the journal shortcut", () => {
+  // The shortcut is a speed feature: were it never to take a line, the property below would still hold.
+  it("takes the journal lines of oslo services, and leaves other shapes to the regular expressions", () => {
+    const parts = (line: string) => {
+      const out = new JournalOsloParts();
+      const buf = Buffer.from(line);
+      return readJournalOslo(buf, 0, buf.length, line.slice(0, 600), out) ? { source: line.slice(out.sourceStart, out.sourceEnd), logger: line.slice(out.loggerStart, out.loggerEnd), quiet: out.quiet } : null;
+    };
+    expect(parts("Mar 12 06:00:01 compute-1 nova-compute[2741]: 2024-03-12 06:00:01.078 2741 INFO nova.compute.manager [None req-7c47fb0a-ca7f-45f6-9ca2-581ad2727517 - - - - - -] Took 1.2 seconds")).toEqual({ source: "compute-1 nova-compute[2741]", logger: "nova.compute.manager", quiet: true });
+    expect(parts("Mar 12 10:15:42 devstack nova-compute[12345]: ERROR nova.compute.manager [None req-7c47fb0a-ca7f-45f6-9ca2-581ad2727517 admin admin] Instance failed to spawn")).toEqual({ source: "devstack nova-compute[12345]", logger: "nova.compute.manager", quiet: false });
+    expect(parts("Feb 04 09:40:50 compute4 kernel: [ 1234.567890] Out of memory: Killed process 1234 (qemu-kvm)")).toBeNull();
+    expect(parts("Feb 04 09:40:50 compute4 systemd[1]: Started OpenStack Compute.")).toBeNull();
+    expect(parts("Mar 12 06:00:01 compute-1 nova-compute[2741]: 2024-03-12 06:00:01.078 2741 INFO nova.compute.manager msg\r")).toBeNull();
+  });
+
   /** What the assembler makes of a journal: each record's lines, severity and indexed ids. */
   function assemble(bytes: Buffer): string[] {
     const out: string[] = [];

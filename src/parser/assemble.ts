@@ -544,7 +544,7 @@ export class RecordAssembler {
   }
 }
 /** Offsets into a journal line's text (its first 600 characters) of the parts its continuation key is made of. */
-class JournalOsloParts {
+export class JournalOsloParts {
   /** "host ident[pid]" */
   sourceStart = 0;
   sourceEnd = 0;
@@ -607,7 +607,7 @@ function skipToken(buf: Buffer, p: number, limit: number, stop = -1, stop2 = -1)
  * exactly the same way passes: header tokens of printable ASCII, no "[" starting the host, no carriage
  * return (where their "." stops). Like them it sees the first 600 bytes only.
  */
-function readJournalOslo(buf: Buffer, s: number, e: number, text: string, out: JournalOsloParts): boolean {
+export function readJournalOslo(buf: Buffer, s: number, e: number, text: string, out: JournalOsloParts): boolean {
   const limit = Math.min(e, s + 600);
   if (limit - s < 48) return false;
   // "Mmm dd HH:MM:SS": fixed places, all before the limit.
