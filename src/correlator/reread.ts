@@ -25,7 +25,8 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
   // One list per source, joined in source order, so the result does not depend on which read ends first.
   const perSource: RelatedRecord[][] = [];
   const archives = new Map<string, Map<string, number>>();
-  const compressed: { info: SourceInfo; sourceIndex: number; lines: Set<number>; out: RelatedRecord[] }[] = [];
+  // Files read again from their start: compressed ones, and QEMU logs.
+  const streamed: { info: SourceInfo; sourceIndex: number; lines: Set<number>; out: RelatedRecord[] }[] = [];
   for (const [sourceIndex] of [...positions.entries()].sort((a, b) => a[0] - b[0])) {
     const info = sources[sourceIndex];
     if (!info) continue;
@@ -38,19 +39,19 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
     const lines = positions.get(sourceIndex) as Set<number>;
     const out: RelatedRecord[] = [];
     perSource.push(out);
-    if (info.plain && info.format !== "qemu" && info.checkpoints.length >= 2) await readPlainAroundCheckpoints(info, sourceIndex, lines, domains, out);
-    else compressed.push({ info, sourceIndex, lines, out });
+    if (info.plain && framedAtCheckpoints(info)) await readPlainAroundCheckpoints(info, sourceIndex, lines, domains, out);
+    else streamed.push({ info, sourceIndex, lines, out });
   }
   // The largest text first (its last checkpoint says about how much): the longest inflate bounds the wait.
-  const textSize = (info: SourceInfo) => info.checkpoints[info.checkpoints.length - 1] ?? 0;
-  compressed.sort((a, b) => textSize(b.info) - textSize(a.info) || a.sourceIndex - b.sourceIndex);
+  const textLength = (info: SourceInfo) => info.checkpoints[info.checkpoints.length - 1] ?? 0;
+  streamed.sort((a, b) => textLength(b.info) - textLength(a.info) || a.sourceIndex - b.sourceIndex);
   let next = 0;
   const inflateNext = async (): Promise<void> => {
-    for (let job = compressed[next++]; job; job = compressed[next++]) {
+    for (let job = streamed[next++]; job; job = streamed[next++]) {
       const { info, sourceIndex, lines, out } = job;
       // The first pass checked the checksum; this read only needs the lines.
       const chunks = readFileChunks(info.absPath, {}, false);
-      if (info.format !== "qemu" && info.checkpoints.length >= 2) await readAroundCheckpoints(info, sourceIndex, lines, domains, out, new StreamRanges(chunks));
+      if (framedAtCheckpoints(info)) await readAroundCheckpoints(info, sourceIndex, lines, domains, out, new StreamRanges(chunks));
       else await readSourceRecords(info, sourceIndex, lines, domains, out, chunks);
     }
   };
@@ -70,6 +71,11 @@ export async function readRecordsAt(sources: SourceInfo[], positions: Map<number
     }
   }
   return perSource.flat().slice(0, maxRecords);
+}
+
+/** Whether only the text around the wanted lines' checkpoints needs framing: a QEMU log is read from its start, where its -uuid line names the instance. */
+function framedAtCheckpoints(info: SourceInfo): boolean {
+  return info.format !== "qemu" && info.checkpoints.length >= 2;
 }
 
 /** Past the next checkpoint, this much more is read: a related line needs only its first line, not its traceback. */

@@ -497,7 +497,6 @@ export class RecordAssembler {
     const key = j.tsPidEnd < 0 ? `${source}|${logger}` : `${source}|${text.slice(j.innerStart, j.tsPidEnd)}|${logger}`;
     if (this.current === null) {
       this.textKey = key;
-      this.previousEndsWithBackslash = text.endsWith("\\");
       return true;
     }
     // Same process, same "ts pid" and logger, and no context bracket: the open record's next line.
@@ -603,9 +602,9 @@ function skipToken(buf: Buffer, p: number, limit: number, stop = -1, stop2 = -1)
 /**
  * Finds the parts of "Mmm dd HH:MM:SS[.ffffff] host ident[pid]: YYYY-MM-DD HH:MM:SS[.fff] pid LEVEL logger …"
  * (oslo.log writing to stderr under systemd) or "… ident[pid]: LEVEL logger …" (devstack) within the
- * line's first 600 bytes; false for any other shape, which textOpens reads with its regular expressions. Only a shape those expressions read
- * exactly the same way passes: header tokens of printable ASCII, no "[" starting the host, no carriage
- * return (where their "." stops). Like them it sees the first 600 bytes only.
+ * line's first 600 bytes, as textOpens' regular expressions see it; false for any other shape, which they
+ * read. Only a shape they read exactly the same way passes: header tokens of printable ASCII, no "[" starting
+ * the host, no carriage return (where their "." stops).
  */
 export function readJournalOslo(buf: Buffer, s: number, e: number, text: string, out: JournalOsloParts): boolean {
   const limit = Math.min(e, s + 600);
@@ -655,7 +654,7 @@ export function readJournalOslo(buf: Buffer, s: number, e: number, text: string,
     if (!byteIs(buf, p, limit, SPACE) || !bareLevels.has(level)) return false;
     loggerStart = ++p;
     if (p >= limit || !isLower(buf[p])) return false;
-    while (p < limit && isLoggerByte(buf[p] as number)) p++;
+    while (p < limit && (isWordChar(buf[p] as number) || buf[p] === 46)) p++;
   }
   if (text.includes("\r")) return false;
   out.sourceStart = sourceStart - s;
@@ -674,10 +673,6 @@ const quietLevels = new Set(["DEBUG", "INFO", "AUDIT", "TRACE"]);
 
 /** The levels devstack's journal lines start with (textOpens' innerBare). */
 const bareLevels = new Set(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "TRACE"]);
-
-function isLoggerByte(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 46;
-}
 
 const syslogPrefix = /^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\S+|\d{10}\.\d{6}) (\[[\w.-]+\]|\S+ [^\s[:]+(?:\[\d+\])?):? ?(.*)$/;
 const innerOslo = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \d+) \S+ (\S+) ?(.*)$/;
