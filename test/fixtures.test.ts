@@ -108,6 +108,33 @@ describe("fixtures/journal-compute on standard input", () => {
     const piped = (JSON.parse(stdout) as ScanResult).findings.map((f) => `${f.ruleId} ${f.path}:${f.line}`).sort();
     expect(piped).toEqual(expected.findings.map((f) => `${f.rule} -:${f.line}`).sort());
   });
+
+  it("links the other services' lines of the same journal, never the finding's own service", async () => {
+    const { runCli } = await import("./helpers/cli.js");
+    const text = readFileSync(path.join(root, "journal-compute", "journal.txt"));
+    const { stdout } = await runCli(["scan", "-", "--format", "json"], { stdin: text });
+    const findings = (JSON.parse(stdout) as ScanResult).findings;
+    const libvirtd = findings.find((f) => f.ruleId === "libvirt-rbd-secret-not-found" && f.line === 955);
+    expect(libvirtd?.component).toBe("libvirtd");
+    expect(libvirtd?.related.map((r) => `${r.path}:${r.line}`)).toEqual(expect.arrayContaining(["-:953", "-:956"]));
+    for (const f of findings) for (const r of f.related) expect(r.component, `a related line of ${f.ruleId} at ${f.line}`).not.toBe(f.component);
+  });
+});
+
+describe("fixtures/openstack-controller-compute: a service's log file and its journal in one sosreport", () => {
+  it("shows an event written to both once, from the log file", async () => {
+    const dir = path.join(root, "openstack-controller-compute");
+    const result = await scan({ inputs: [dir], cwd: dir, rules, language: "en" });
+    const finding = result.findings.find((f) => f.ruleId === "qemu-guest-memory-enomem" && f.path === "compute-1/var/log/libvirt/libvirtd.log");
+    const related = finding?.related.map((r) => `${r.path}:${r.line}`) ?? [];
+    // The same claim, "2024-05-14 10:41:06.811 2741 INFO nova.compute.claims …", is at both places.
+    expect(related).toContain("compute-1/var/log/nova/nova-compute.log:883");
+    expect(related).not.toContain("compute-1/sos_commands/logs/journalctl_--no-pager:920");
+    for (const f of result.findings) {
+      const events = f.related.map((r) => `${r.host} ${r.component} ${r.timestamp} ${r.message}`);
+      expect(new Set(events).size, `related lines of ${f.ruleId} at ${f.path}:${f.line}`).toBe(events.length);
+    }
+  });
 });
 
 describe("a log that changes while it is scanned", () => {

@@ -136,6 +136,31 @@ function scoreOf(r: RelatedRecord): number {
   return score;
 }
 
+/**
+ * A finding's own service says nothing new about it. That is its own file, unless the file holds many
+ * services (a journal, a syslog file): there only the lines of the finding's own component are left out.
+ */
+function sameService(r: RelatedRecord, c: CollectedFinding): boolean {
+  return r.record.path === c.finding.path && r.record.component === c.finding.component;
+}
+
+/** One event written twice (a service's log file and its journal, both in a sosreport) is one related line. */
+const eventKeys = new WeakMap<RelatedRecord, string>();
+
+function eventOf(r: RelatedRecord): string {
+  let key = eventKeys.get(r);
+  if (key === undefined) {
+    const { host, component, time, message } = r.record;
+    key = `${host ?? ""}\0${component ?? ""}\0${time ?? ""}\0${message.split("\n", 1)[0] ?? ""}`;
+    eventKeys.set(r, key);
+  }
+  return key;
+}
+
+function fromJournal(r: RelatedRecord): boolean {
+  return r.record.format === "syslog" || r.record.format === "journal-json";
+}
+
 function toRelated(r: RelatedRecord): RelatedLine {
   return {
     path: r.record.path,
@@ -191,20 +216,27 @@ async function attachRelated(input: CorrelationInput, groups: CollectedFinding[]
     const candidates: { r: RelatedRecord; worth: number }[] = [];
     for (const key of keysFor.get(c) ?? []) {
       for (const r of byKey.get(key) ?? []) {
-        if (seen.has(r) || r.record.path === c.finding.path) continue;
+        if (seen.has(r) || sameService(r, c)) continue;
         seen.add(r);
         // Another component's or host's view is worth more than the same service's own lines again.
         candidates.push({ r, worth: usefulness(r) + (r.record.component !== c.finding.component ? 2 : 0) + (r.record.host !== c.finding.host ? 1 : 0) });
       }
     }
-    candidates.sort((a, b) => b.worth - a.worth || (a.r.record.time ?? 0) - (b.r.record.time ?? 0));
-    // The best lines of each file first, so the API, scheduler and conductor are not crowded out by one chatty log.
-    const perFile = new Map<string, number>();
+    // Of an event written twice, the log file's copy comes first, and is the one kept.
+    candidates.sort((a, b) => b.worth - a.worth || (a.r.record.time ?? 0) - (b.r.record.time ?? 0) || Number(fromJournal(a.r)) - Number(fromJournal(b.r)));
+    // The best lines of each service first, so the API, scheduler and conductor are not crowded out by one
+    // chatty log (a service's log file and its journal are one service).
+    const perService = new Map<string, number>();
     const first: RelatedRecord[] = [];
     const rest: RelatedRecord[] = [];
+    const events = new Set<string>();
     for (const { r } of candidates) {
-      const n = perFile.get(r.record.path) ?? 0;
-      perFile.set(r.record.path, n + 1);
+      const event = eventOf(r);
+      if (events.has(event)) continue;
+      events.add(event);
+      const service = `${r.record.host ?? ""}\0${r.record.component ?? ""}`;
+      const n = perService.get(service) ?? 0;
+      perService.set(service, n + 1);
       (n < relatedPerFile ? first : rest).push(r);
     }
     const chosen = [...first, ...rest].slice(0, input.maxRelated);
