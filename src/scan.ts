@@ -297,6 +297,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     }
   };
   const assembler: RecordAssembler = new RecordAssembler(source.displayPath, onPending, isSevereText, state.engine.prefilter);
+  assembler.hashesIds = indexing;
   let lastCheckpoint = 0;
   const checkpoints = new CheckpointList();
   checkpoints.push(1, 0);

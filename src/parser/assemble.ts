@@ -171,10 +171,11 @@ function opensContext(buf: Buffer, restStart: number, e: number): boolean {
 }
 
 /**
- * Ids in an oslo context bracket ("[None req-…", "[req-G req-L …") and the "[instance: X]" after it.
- * Returns where the message can start: after the bracket, or `restStart` when there is none.
+ * Ids in an oslo context bracket ("[None req-…", "[req-G req-L …") and the "[instance: X]" after it, added
+ * to `record` unless it is null (nothing indexes them). Returns where the message can start: after the
+ * bracket, or `restStart` when there is none.
  */
-function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: PendingRecord): number {
+function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: PendingRecord | null): number {
   if (restStart < 0) return e;
   if (buf[restStart] !== 91) return restStart;
   let p = restStart + 1;
@@ -184,8 +185,8 @@ function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: Pendin
   // look at two tokens, then jump to the closing bracket.
   for (let token = 0; token < 2 && p < limit && buf[p] !== 93; token++) {
     if (buf[p] === 114 && buf[p + 1] === 101 && buf[p + 2] === 113 && buf[p + 3] === 45) {
-      const h = hashOfHex(buf, p + 4);
-      if (h >= 0) record.addId(h);
+      const h = record ? hashOfHex(buf, p + 4) : -1;
+      if (h >= 0) record?.addId(h);
       p += 40;
       jumped = true;
     } else {
@@ -198,7 +199,9 @@ function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: Pendin
     p = close >= 0 && close < limit ? close : limit;
   }
   // "] [instance: "
-  if (buf[p] === 93 && buf[p + 1] === SPACE && bytesAt(buf, p + 2, e - 8, instanceTag)) {
+  if (record === null) {
+    // Nothing to add.
+  } else if (buf[p] === 93 && buf[p + 1] === SPACE && bytesAt(buf, p + 2, e - 8, instanceTag)) {
     const h = hashOfHex(buf, p + 2 + instanceTag.length);
     if (h >= 0) record.addId(h);
   } else if (bytesAt(buf, restStart, e - 8, instanceTag)) {
@@ -306,6 +309,8 @@ export class RecordAssembler {
   private readonly lastWindow = Buffer.alloc(15);
 
   private readonly hits = new Hits();
+  /** Whether records carry the hashes of their header's ids: only the correlation index reads them. */
+  hashesIds = true;
 
   constructor(
     private readonly path: string,
@@ -385,8 +390,8 @@ export class RecordAssembler {
         this.flush();
         record = this.record;
         record.reset(lineNo, severe);
-        if (header) messageStart = osloHeaderIds(buf, header.restStart, e, record);
-        else if (text !== null) textIds(text, record);
+        if (header) messageStart = osloHeaderIds(buf, header.restStart, e, this.hashesIds ? record : null);
+        else if (text !== null && this.hashesIds) textIds(text, record);
         this.current = record;
       } else if (oslo && lineHeader !== null) {
         messageStart = lineHeader.restStart < 0 ? e : lineHeader.restStart;
