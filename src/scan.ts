@@ -13,7 +13,7 @@ import { Engine } from "./engine/match.js";
 import { UnmatchedErrors, type UnmatchedTemplate } from "./engine/unmatched.js";
 import { correlate, type SourceInfo } from "./correlator/correlate.js";
 import { IdIndex, SecondPassIndex, type IndexBlock } from "./correlator/index.js";
-import { DomainMentions, Observations, observationRules, type ApiRequestColumns, type MentionRun } from "./correlator/observations.js";
+import { DomainMentions, Observations, observationRules, readAcceptedCreation, type ApiRequestColumns, type MentionRun } from "./correlator/observations.js";
 import type { Finding, Language, LogRecord, ScanResult, Severity, SkippedInput } from "./model.js";
 import { SEVERITIES } from "./model.js";
 import { RecordAssembler, hashOfId, type PendingRecord } from "./parser/assemble.js";
@@ -255,6 +255,30 @@ function handleRecord(state: ScanState, source: Source, sourceIndex: number, ctx
   if (!matchedRule && isUnmatchedError(record)) state.unmatched.add(record, sourceIndex);
 }
 
+/**
+ * What handleRecord does with a one-line INFO record whose only hint is an accepted server creation's,
+ * without decoding it: the same index entries, source times and API observation (readAcceptedCreation
+ * gives up on any line where decoding might say otherwise). False when the record needs decoding.
+ */
+function countCreation(state: ScanState, source: Source, sourceIndex: number, pending: PendingRecord): boolean {
+  const line = pending.oneLineLatin1();
+  const creation = line === null ? null : readAcceptedCreation(line);
+  if (!creation) return false;
+  const { time, requestIds } = creation;
+  if (state.options.correlate !== false) {
+    for (const id of requestIds) {
+      const h = hashOfId(id);
+      if (h >= 0) state.index.add(h, sourceIndex, pending.firstLine);
+    }
+  }
+  const info = state.sources[sourceIndex] as SourceInfo;
+  info.firstTime ??= time;
+  info.lastTime = Math.max(info.lastTime ?? time, time);
+  if (!inWindow(state, source, time) || state.secondPass || requestIds.length === 0) return true;
+  state.observations.apiRequests.add(requestIds.slice(0, 2).map(hashOfId), time, sourceIndex, pending.firstLine, requestIds[0] as string);
+  return true;
+}
+
 /** ZStack names the host a failure happened on as host[uuid:…]: a key that links the agent's and the node's view. */
 function zstackHostKeys(message: string): string[] {
   if (!message.includes("host[uuid:")) return [];
@@ -288,8 +312,11 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   info.component = ctx.component;
   // Rules only (--no-correlate): nothing reads the index, so nothing goes into it.
   const indexing = state.options.correlate !== false;
+  const creationHints = state.engine.hintsOnlyOf("_api-request");
   const onPending = (pending: PendingRecord) => {
     const format = assembler.format ?? "generic";
+    // nova-api's accepted server creations are many (one per boot) and need a short way (see countCreation).
+    if (format === "oslo" && !pending.severe && pending.hits.length > 0 && pending.hits.every((h) => creationHints.has(h)) && countCreation(state, source, sourceIndex, pending)) return;
     if (pending.hits.length > 0 || pending.severe || format === "qemu") {
       handleRecord(state, source, sourceIndex, ctx, pending, format);
     } else if (indexing) {

@@ -2,7 +2,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { LogRecord } from "../src/model.js";
-import { JournalOsloParts, journalShortcut, readJournalOslo, RecordAssembler } from "../src/parser/assemble.js";
+import { JournalOsloParts, journalShortcut, PendingRecord, readJournalOslo, RecordAssembler } from "../src/parser/assemble.js";
+import { observationRules, readAcceptedCreation } from "../src/correlator/observations.js";
+import { matchRule } from "../src/engine/match.js";
+import { buildRecord } from "../src/parser/record.js";
+import type { LogRule } from "../src/ruleset/rule.js";
 import { parseHead, type FormatName } from "../src/parser/formats.js";
 import { parseRecords } from "../src/parser/parse-text.js";
 import { LineSplitter } from "../src/reader/lines.js";
@@ -315,5 +319,47 @@ describe("the journal shortcut", () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe("the short way for accepted server creations", () => {
+  const rule = observationRules()[0] as LogRule;
+  /** What the scan makes of the line the long way: decode it, then match the rule. */
+  function decoded(line: string): { time: number | null; requestIds: string[]; instanceIds: string[]; level: string | null; matches: boolean } {
+    const bytes = Buffer.from(line, "latin1");
+    const pending = new PendingRecord();
+    pending.reset(1, false);
+    pending.add(bytes, Uint32Array.of(0), Uint32Array.of(bytes.length), 0, 1);
+    const record = buildRecord(pending, "oslo", { path: "nova-api.log", host: null, component: "nova-api", instanceId: null, referenceMs: 0 });
+    return { time: record.time, requestIds: record.requestIds, instanceIds: record.instanceIds, level: record.level, matches: matchRule(rule, record, record.message) !== null };
+  }
+
+  const creationMessage = fc.oneof(
+    fc.tuple(fc.constantFrom("10.0.2.103", "192.168.24.1,10.0.0.5"), fc.constantFrom('"POST /v2.1/servers"', '"POST /v2/servers"', '"POST /v2.1/servers HTTP/1.1"', '"POST /v2.1/0b7a4c26f5e94ad8a8f7a6e1f2b3c4d5/servers"'), fc.integer({ min: 100, max: 9999 })).map(([ip, request, len]) => `${ip} ${request} status: 202 len: ${len} microversion: 2.79 time: 0.${len}`),
+    fc.constantFrom('"POST /v2.1/servers" status: 400 len: 120', '"GET /v2.1/servers" status: 202 len: 12', '"POST /v2.1/servers" status: 202 req-00000000-0000-0000-0000-000000000000', '"POST /v2.1/servers" status: 202 Instance 1b5cd0e8-0c45-4e5e-a3c2-6d1f0a9a2b3c', '"POST /v2.1/servers" status: 202 \\u00e9', '"POST /v2.1/servers" status: 202 caf\u00e9', '"POST /v2.1/servers" status: 202\ttab'),
+  );
+  const creationLine = fc
+    .tuple(isoTime, pid, fc.constantFrom("INFO", "INFO", "INFO", "DEBUG", "WARNING", "WARN", "AUDIT", "TRACE"), fc.constantFrom("nova.api.openstack.requestlog", "nova.osapi_compute.wsgi.server", "nova\tapi"), fc.oneof(context, fc.constant(""), fc.constant("[instance: 1b5cd0e8-0c45-4e5e-a3c2-6d1f0a9a2b3c]")), fc.option(uuid), creationMessage, fc.constantFrom("", " ", "  "))
+    .chain((parts) => fc.tuple(fc.constant(parts), fc.constantFrom(" ", " ", " ", "T", ","), fc.constantFrom("", "", "", "456", "Z")))
+    // Times oslo never writes (an ISO "T", a comma, microseconds, a zone) are not its header.
+    .map(([[time, p, lvl, name, ctx, instance, message, gap], separator, extra]) => `${time.slice(0, 10)}${separator === "," ? " " : separator}${time.slice(11)}${separator === "," ? "," : ""}${extra} ${p} ${lvl} ${name} ${ctx}${gap}${instance ? `[instance: ${instance}] ` : ""}${message}`);
+
+  it("gives the time and request ids that decoding gives, or gives up", () => {
+    fc.assert(
+      fc.property(creationLine, (line) => {
+        const short = readAcceptedCreation(line);
+        if (short === null) return;
+        const long = decoded(line);
+        expect({ time: long.time, requestIds: long.requestIds, instanceIds: long.instanceIds, level: long.level, matches: long.matches }).toEqual({ time: short.time, requestIds: short.requestIds, instanceIds: [], level: "INFO", matches: true });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("takes the line nova-api writes for an accepted creation", () => {
+    const line = '2024-03-12 06:00:01.342 2303 INFO nova.api.openstack.requestlog [None req-46ac50c6-d567-495a-8dbb-2238d0b8dd42 07cc231e74ad103f86b3b517c70ec5d0 883888db806b41ab8623e1e441ffed3d - - default default] 10.0.2.103 "POST /v2.1/servers" status: 202 len: 414 microversion: 2.79 time: 0.512';
+    expect(readAcceptedCreation(line)).toEqual({ time: Date.UTC(2024, 2, 12, 6, 0, 1, 342), requestIds: ["req-46ac50c6-d567-495a-8dbb-2238d0b8dd42"] });
+    expect(readAcceptedCreation(line.replace(" INFO ", " DEBUG "))).toBeNull();
+    expect(readAcceptedCreation(line.replace("06:00:01.342", "06:00:01.342123"))).toBeNull();
   });
 });

@@ -113,6 +113,52 @@ export interface ApiRequestColumns {
 /** The line of an accepted server creation: nova ≥ Pike under uwsgi/httpd, or eventlet's with HTTP/1.1. */
 export const apiCreationPattern = String.raw`"(?<method>POST) (?<url>/v2(?:\.1)?/(?:[0-9a-f]{32}/)?servers)(?: HTTP/1\.[01])?" status: (?<status>202)`;
 
+const apiCreation = new RegExp(apiCreationPattern, "m");
+
+/** What the correlator keeps of an accepted server creation. */
+export interface AcceptedCreation {
+  time: number;
+  requestIds: string[];
+}
+
+/**
+ * An accepted creation read from the text of a one-line oslo INFO record, for the shape nova-api writes
+ * ("ts pid INFO logger [req-… …] ip "POST /v2.1/servers" status: 202 …"): the time and request ids
+ * that decoding the record would give. Null for anything else, which is decoded as every record is: a
+ * byte that is not printable ASCII, a line over 4 KiB, a fraction other than milliseconds, no context bracket, or a message that could hold
+ * an id or an escape of its own ("req-", "nstance", "uuid", "\\u").
+ */
+export function readAcceptedCreation(line: string): AcceptedCreation | null {
+  // "YYYY-MM-DD HH:MM:SS.mmm pid INFO logger [": the positions parseOslo's regular expression accepts.
+  if (line.length < 40 || line.length > 4096 || nonAscii.test(line) || !osloMillisTime.test(line)) return null;
+  const pidEnd = line.indexOf(" ", 24);
+  if (pidEnd <= 24 || !line.startsWith(" INFO ", pidEnd)) return null;
+  for (let i = 24; i < pidEnd; i++) if (!isDigit(line.charCodeAt(i))) return null;
+  const loggerEnd = line.indexOf(" ", pidEnd + 6);
+  if (loggerEnd <= pidEnd + 6 || line.charCodeAt(loggerEnd + 1) !== 91 || line.startsWith("[instance: ", loggerEnd + 1)) return null;
+  const close = line.indexOf("]", loggerEnd + 1);
+  if (close < 0) return null;
+  // The message (less the space decoding strips, which neither test minds); "nstance" also stands for its "[instance: " prefix.
+  const message = line.slice(close + 1);
+  if (mayHoldIds.test(message) || !apiCreation.test(message)) return null;
+  const requestIds = line
+    .slice(loggerEnd + 2, close)
+    .split(" ")
+    .filter((t) => t.startsWith("req-"));
+  const digits = (from: number, to: number) => Number(line.slice(from, to));
+  const time = Date.UTC(digits(0, 4), digits(5, 7) - 1, digits(8, 10), digits(11, 13), digits(14, 16), digits(17, 19), digits(20, 23));
+  return Number.isNaN(time) ? null : { time, requestIds };
+}
+
+/** Printable ASCII only: no byte for UTF-8 to decode, no tab for the header's regular expression to stop at. */
+const nonAscii = /[^\x20-\x7e]/;
+const osloMillisTime = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \d/;
+const mayHoldIds = /req-|nstance|uuid|\\u/;
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
 function internalRule(id: string, hints: string[], pattern: string): LogRule {
   return {
     kind: "log",

@@ -41,6 +41,16 @@ export class Engine {
     this.prefilter = buildPrefilter([...literalIds.keys()]);
   }
 
+  /** The literal ids that this rule alone hints: a record holding only those can be a candidate for no other rule. */
+  hintsOnlyOf(ruleId: string): Set<number> {
+    const index = this.rules.findIndex((r) => r.id === ruleId);
+    const out = new Set<number>();
+    this.rulesOfLiteral.forEach((owners, id) => {
+      if (owners.length === 1 && owners[0] === index) out.add(id);
+    });
+    return out;
+  }
+
   /** The rules worth trying on a record whose bytes contain these literal ids. */
   candidates(hits: number[]): number[] {
     if (hits.length === 1) return this.rulesOfLiteral[hits[0] ?? 0] ?? [];

@@ -50,6 +50,12 @@ export class PendingRecord {
     return out;
   }
 
+  /** The record's text as latin1, when it is one line of the current chunk; otherwise null. */
+  oneLineLatin1(): string | null {
+    if (this.lineCount !== 1 || this.carried || !this.buf || !this.starts || !this.ends) return null;
+    return this.buf.toString("latin1", this.starts[this.from], this.ends[this.from]);
+  }
+
   addId(hash: number): void {
     if (this.idCount < maxHeaderIds) this.idHashes[this.idCount++] = hash;
   }
