@@ -21,7 +21,7 @@ import { componentFromPath, findDomainNames, journalRangeEnd } from "./parser/fi
 import { parseHead, type FormatName } from "./parser/formats.js";
 import { buildRecord, type SourceContext } from "./parser/record.js";
 import { collectInputs, isConfigPath, isLogPath, rotationKey, zstackBundleHost, type Source } from "./reader/inputs.js";
-import { LineSplitter } from "./reader/lines.js";
+import { LineSplitter, type ChunkSink } from "./reader/lines.js";
 import { InputError, readConfigText, readFileChunks, readStreamChunks, textSize, type Compression } from "./reader/open.js";
 import { redactResult } from "./redact/redact.js";
 import type { LogRule, Rule } from "./ruleset/rule.js";
@@ -107,9 +107,30 @@ const checkpointBytes = 8 << 10;
  * (line, offset) pairs, in a typed array off V8's heap: as a JS array they were 10 MiB of live doubles
  * on a 5 GiB scan, and V8 keeps headroom over all that is live.
  */
+/**
+ * Checkpoints (line, offset) let the resolve pass re-read a plain file around a line, not all of it.
+ * They are taken inside the chunk: one per chunk would make every related line cost a MiB.
+ */
 class CheckpointList {
   private data = new Float64Array(1024);
   private length = 0;
+  private lastOffset = 0;
+
+  constructor() {
+    this.push(1, 0);
+  }
+
+  /** Takes the checkpoints among a chunk's lines (as a ChunkSink is given them). */
+  take(starts: Uint32Array, count: number, firstLine: number, firstOffset: number): void {
+    const base = firstOffset - (starts[0] as number);
+    if (base + (starts[count - 1] as number) - this.lastOffset < checkpointBytes) return;
+    for (let i = 0; i < count; i++) {
+      const offset = base + (starts[i] as number);
+      if (offset - this.lastOffset < checkpointBytes) continue;
+      this.push(firstLine + i, offset);
+      this.lastOffset = offset;
+    }
+  }
 
   push(line: number, offset: number): void {
     if (this.length + 2 > this.data.length) {
@@ -124,6 +145,23 @@ class CheckpointList {
   /** The pairs, trimmed. */
   done(): Float64Array {
     return this.data.slice(0, this.length);
+  }
+}
+
+/**
+ * A source's lines go to its checkpoints and its record assembler. A class, not a closure per source:
+ * the framing loop inlines this call, and a fresh closure's empty feedback made that code bail out at
+ * a third of the chunks.
+ */
+class CheckpointedSink implements ChunkSink {
+  constructor(
+    private readonly checkpoints: CheckpointList,
+    private readonly assembler: RecordAssembler,
+  ) {}
+
+  lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number, firstOffset: number): void {
+    this.checkpoints.take(starts, count, firstLine, firstOffset);
+    this.assembler.lines(buf, starts, ends, count, firstLine);
   }
 }
 
@@ -325,29 +363,9 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   };
   const assembler: RecordAssembler = new RecordAssembler(source.displayPath, onPending, isSevereText, state.engine.prefilter);
   assembler.hashesIds = indexing;
-  let lastCheckpoint = 0;
   const checkpoints = new CheckpointList();
-  checkpoints.push(1, 0);
   const seen: { compression?: Compression } = {};
-  const splitter = new LineSplitter(
-    {
-      lines(buf, starts, ends, count, firstLine, firstOffset) {
-        // Checkpoints (line, offset) let the resolve pass re-read a plain file around a line, not all of
-        // it. They are taken inside the chunk: one per chunk would make every related line cost a MiB.
-        const base = firstOffset - (starts[0] as number);
-        if (base + (starts[count - 1] as number) - lastCheckpoint >= checkpointBytes) {
-          for (let i = 0; i < count; i++) {
-            const offset = base + (starts[i] as number);
-            if (offset - lastCheckpoint < checkpointBytes) continue;
-            checkpoints.push(firstLine + i, offset);
-            lastCheckpoint = offset;
-          }
-        }
-        assembler.lines(buf, starts, ends, count, firstLine);
-      },
-    },
-    state.options.maxLineBytes,
-  );
+  const splitter = new LineSplitter(new CheckpointedSink(checkpoints, assembler), state.options.maxLineBytes);
   let spoolFd: number | null = null;
   let idle: ReturnType<typeof setTimeout> | null = null;
   if (source.kind === "stdin" && !given) {
