@@ -120,15 +120,25 @@ class CheckpointList {
     this.push(1, 0);
   }
 
-  /** Takes the checkpoints among a chunk's lines (as a ChunkSink is given them). */
+  /**
+   * Takes the checkpoints among a chunk's lines (as a ChunkSink is given them): each is the first line
+   * that starts `checkpointBytes` or more after the one before, found by bisection, not by visiting every line.
+   */
   take(starts: Uint32Array, count: number, firstLine: number, firstOffset: number): void {
     const base = firstOffset - (starts[0] as number);
-    if (base + (starts[count - 1] as number) - this.lastOffset < checkpointBytes) return;
-    for (let i = 0; i < count; i++) {
-      const offset = base + (starts[i] as number);
-      if (offset - this.lastOffset < checkpointBytes) continue;
-      this.push(firstLine + i, offset);
-      this.lastOffset = offset;
+    for (let from = 0; ; ) {
+      const target = this.lastOffset + checkpointBytes - base;
+      let lo = from;
+      let hi = count;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((starts[mid] as number) < target) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo === count) return;
+      this.lastOffset = base + (starts[lo] as number);
+      this.push(firstLine + lo, this.lastOffset);
+      from = lo + 1;
     }
   }
 
