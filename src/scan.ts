@@ -372,7 +372,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     }
   };
   const assembler: RecordAssembler = new RecordAssembler(source.displayPath, onPending, isSevereText, state.engine.prefilter);
-  assembler.hashesIds = indexing;
+  assembler.forCorrelation = indexing;
   const checkpoints = new CheckpointList();
   const seen: { compression?: Compression } = {};
   const splitter = new LineSplitter(new CheckpointedSink(checkpoints, assembler), state.options.maxLineBytes);

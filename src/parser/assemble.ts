@@ -310,13 +310,16 @@ export class RecordAssembler {
   /** The first line of the first record, copied: with the last one it gives the source's time span. */
   firstRecordHead: Buffer | null = null;
   records = 0;
-  /** Ten-minute windows that hold a record ("YYYY-MM-DD HH:M" changes): how steadily the source logs. */
+  /** Ten-minute windows that hold a record ("YYYY-MM-DD HH:M" changes): how steadily the source logs (0 unless forCorrelation). */
   windows = 0;
   private readonly lastWindow = Buffer.alloc(15);
 
   private readonly hits = new Hits();
-  /** Whether records carry the hashes of their header's ids: only the correlation index reads them. */
-  hashesIds = true;
+  /**
+   * Whether records carry the hashes of their header's ids, and the ten-minute windows are counted: only
+   * the correlator reads them, so a rules-only scan turns this off.
+   */
+  forCorrelation = true;
 
   constructor(
     private readonly path: string,
@@ -371,7 +374,7 @@ export class RecordAssembler {
           const b = header === null ? 0 : header.levelByte;
           severe = header === null ? true : b === 87 || b === 69 || b === 67 || b === 84;
           this.rememberOsloHead(buf, s, header);
-          if (header) this.countWindow(buf, s);
+          if (header && this.forCorrelation) this.countWindow(buf, s);
         }
       } else if (libvirt) {
         // Lines without libvirt's prefix are qemu stderr inside the message before them.
@@ -386,7 +389,7 @@ export class RecordAssembler {
         opens = journal ? this.journalOsloOpens(text, journal) : this.textOpens(text);
         if (opens) {
           severe = journal?.quiet ? false : this.isSevereText(this.format, text);
-          if (startsWithIsoTime(buf, s, e)) this.countWindow(buf, s);
+          if (this.forCorrelation && startsWithIsoTime(buf, s, e)) this.countWindow(buf, s);
         }
       }
       let record = this.current;
@@ -396,8 +399,8 @@ export class RecordAssembler {
         this.flush();
         record = this.record;
         record.reset(lineNo, severe);
-        if (header) messageStart = osloHeaderIds(buf, header.restStart, e, this.hashesIds ? record : null);
-        else if (text !== null && this.hashesIds) textIds(text, record);
+        if (header) messageStart = osloHeaderIds(buf, header.restStart, e, this.forCorrelation ? record : null);
+        else if (text !== null && this.forCorrelation) textIds(text, record);
         this.current = record;
       } else if (oslo && lineHeader !== null) {
         messageStart = lineHeader.restStart < 0 ? e : lineHeader.restStart;
