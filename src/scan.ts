@@ -673,7 +673,12 @@ function likelyAsked(state: ScanState): Set<number> {
   };
   for (const c of state.collector.findings) for (const id of [...c.finding.requestIds, ...c.finding.instanceIds]) put(id);
   const requests = state.observations.apiRequests;
-  for (let i = 0; i < requests.length; i++) for (const h of requests.get(i).idHashes) out.add(h);
+  for (let i = 0; i < requests.length; i++) {
+    for (const k of [0, 1] as const) {
+      const h = requests.hashOf(i, k);
+      if (h >= 0) out.add(h);
+    }
+  }
   for (const uuid of state.observations.domains.values()) put(uuid);
   return out;
 }

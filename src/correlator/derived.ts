@@ -75,7 +75,12 @@ async function requestLost(input: CorrelationInput): Promise<CollectedFinding[]>
   const requests = input.observations.apiRequests;
   if (requests.length === 0) return [];
   const wanted = new Set<number>();
-  for (let i = 0; i < requests.length; i++) for (const h of requests.get(i).idHashes) wanted.add(h);
+  for (let i = 0; i < requests.length; i++) {
+    for (const k of [0, 1] as const) {
+      const h = requests.hashOf(i, k);
+      if (h >= 0) wanted.add(h);
+    }
+  }
   const downstream = (i: number) => /scheduler|conductor|compute/.test(input.sources[i]?.component ?? "");
   const reachedDownstream = await input.index.presentIn(wanted, downstream);
   // Only a capture whose downstream logs go on after the request can say it was lost.
@@ -85,8 +90,10 @@ async function requestLost(input: CorrelationInput): Promise<CollectedFinding[]>
   });
   const lost: { time: number; sourceIndex: number; line: number; idHash: number; request: number }[] = [];
   for (let i = 0; i < requests.length; i++) {
+    // Most requests reached a service: that is answered from the columns, before the request is unpacked.
+    if (reachedDownstream.has(requests.hashOf(i, 0)) || reachedDownstream.has(requests.hashOf(i, 1))) continue;
     const r = requests.get(i);
-    if (r.idHashes.some((h) => reachedDownstream.has(h)) || r.time === null || downstreamEnd < r.time + coverMs) continue;
+    if (r.time === null || downstreamEnd < r.time + coverMs) continue;
     lost.push({ time: r.time, sourceIndex: r.sourceIndex, line: r.line, idHash: r.idHashes[0] as number, request: i });
   }
   if (lost.length === 0) return [];

@@ -62,6 +62,11 @@ export class ApiRequests {
     return `req-${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 
+  /** Request `i`'s first or second id hash, -1 when it has none: request-lost asks this of every request, so no object is made. */
+  hashOf(i: number, k: 0 | 1): number {
+    return this.data[i * slots + k] as number;
+  }
+
   /** Request `i`: its id hashes, time, file and line. */
   get(i: number): { idHashes: number[]; time: number | null; sourceIndex: number; line: number } {
     const at = i * slots;

@@ -110,11 +110,14 @@ const instancePatterns = [
 ];
 
 export function findRequestIds(text: string): string[] {
+  if (!text.includes("req-")) return [];
   const found = text.match(requestIdPattern);
   return found ? [...new Set(found)] : [];
 }
 
 export function findInstanceIds(text: string): string[] {
+  // Every pattern holds one of these words: most messages hold neither, and skip five regular expressions.
+  if (!text.includes("nstance") && !text.includes("uuid")) return [];
   const out = new Set<string>();
   for (const pattern of instancePatterns) {
     pattern.lastIndex = 0;
