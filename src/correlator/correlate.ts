@@ -110,17 +110,6 @@ function attachInstanceIds(input: CorrelationInput): void {
   observations.domainMentions.indexInto(input.index, observations.domains);
 }
 
-/** Scored once per related record: the sort of every finding's candidates asks again and again. */
-const scores = new WeakMap<RelatedRecord, number>();
-
-function usefulness(r: RelatedRecord): number {
-  const known = scores.get(r);
-  if (known !== undefined) return known;
-  const score = scoreOf(r);
-  scores.set(r, score);
-  return score;
-}
-
 function scoreOf(r: RelatedRecord): number {
   let score = 0;
   const level = r.record.level;
@@ -145,16 +134,9 @@ function sameService(r: RelatedRecord, c: CollectedFinding): boolean {
 }
 
 /** One event written twice (a service's log file and its journal, both in a sosreport) is one related line. */
-const eventKeys = new WeakMap<RelatedRecord, string>();
-
 function eventOf(r: RelatedRecord): string {
-  let key = eventKeys.get(r);
-  if (key === undefined) {
-    const { host, component, time, message } = r.record;
-    key = `${host ?? ""}\0${component ?? ""}\0${time ?? ""}\0${message.split("\n", 1)[0] ?? ""}`;
-    eventKeys.set(r, key);
-  }
-  return key;
+  const { host, component, time, message } = r.record;
+  return `${host ?? ""}\0${component ?? ""}\0${time ?? ""}\0${message.split("\n", 1)[0] ?? ""}`;
 }
 
 function fromJournal(r: RelatedRecord): boolean {
@@ -192,6 +174,21 @@ function relatedKeys(input: CorrelationInput, groups: CollectedFinding[][]): Map
   return out;
 }
 
+/**
+ * What the choice of a finding's related lines asks of a related record, worked out once per record
+ * (thousands of findings share them), with the line as the report shows it: the findings share that object.
+ */
+interface Candidate {
+  r: RelatedRecord;
+  score: number;
+  service: string;
+  event: string;
+  journal: boolean;
+  line: RelatedLine;
+  /** The last finding that took it as a candidate: each counts a record once, whichever key found it. */
+  seenBy: number;
+}
+
 async function attachRelated(input: CorrelationInput, groups: CollectedFinding[][]): Promise<void> {
   const keysFor = relatedKeys(input, groups);
   const wanted = new Set<number>();
@@ -202,47 +199,47 @@ async function attachRelated(input: CorrelationInput, groups: CollectedFinding[]
   if (wanted.size === 0) return;
   const positions = await input.index.lookup(wanted);
   const records = await readRecordsAt(input.sources, positions, input.observations.domains);
-  const byKey = new Map<string, RelatedRecord[]>();
+  const byKey = new Map<string, Candidate[]>();
   for (const r of records) {
-    for (const id of [...r.record.requestIds, ...r.record.instanceIds, ...r.extraIds]) {
-      let list = byKey.get(id);
-      if (!list) byKey.set(id, (list = []));
-      list.push(r);
+    const candidate: Candidate = { r, score: scoreOf(r), service: `${r.record.host ?? ""}\0${r.record.component ?? ""}`, event: eventOf(r), journal: fromJournal(r), line: toRelated(r), seenBy: -1 };
+    for (const ids of [r.record.requestIds, r.record.instanceIds, r.extraIds]) {
+      for (const id of ids) {
+        let list = byKey.get(id);
+        if (!list) byKey.set(id, (list = []));
+        list.push(candidate);
+      }
     }
   }
-  for (const c of input.findings) {
-    // Each record is one object, whichever key found it: identity is enough to count it once.
-    const seen = new Set<RelatedRecord>();
-    const candidates: { r: RelatedRecord; worth: number }[] = [];
+  input.findings.forEach((c, findingIndex) => {
+    const candidates: { candidate: Candidate; worth: number }[] = [];
     for (const key of keysFor.get(c) ?? []) {
-      for (const r of byKey.get(key) ?? []) {
-        if (seen.has(r) || sameService(r, c)) continue;
-        seen.add(r);
+      for (const candidate of byKey.get(key) ?? []) {
+        if (candidate.seenBy === findingIndex || sameService(candidate.r, c)) continue;
+        candidate.seenBy = findingIndex;
         // Another component's or host's view is worth more than the same service's own lines again.
-        candidates.push({ r, worth: usefulness(r) + (r.record.component !== c.finding.component ? 2 : 0) + (r.record.host !== c.finding.host ? 1 : 0) });
+        const { record } = candidate.r;
+        candidates.push({ candidate, worth: candidate.score + (record.component !== c.finding.component ? 2 : 0) + (record.host !== c.finding.host ? 1 : 0) });
       }
     }
     // Of an event written twice, the log file's copy comes first, and is the one kept.
-    candidates.sort((a, b) => b.worth - a.worth || (a.r.record.time ?? 0) - (b.r.record.time ?? 0) || Number(fromJournal(a.r)) - Number(fromJournal(b.r)));
+    candidates.sort((a, b) => b.worth - a.worth || (a.candidate.r.record.time ?? 0) - (b.candidate.r.record.time ?? 0) || Number(a.candidate.journal) - Number(b.candidate.journal));
     // The best lines of each service first, so the API, scheduler and conductor are not crowded out by one
     // chatty log (a service's log file and its journal are one service).
     const perService = new Map<string, number>();
-    const first: RelatedRecord[] = [];
-    const rest: RelatedRecord[] = [];
+    const first: Candidate[] = [];
+    const rest: Candidate[] = [];
     const events = new Set<string>();
-    for (const { r } of candidates) {
-      const event = eventOf(r);
-      if (events.has(event)) continue;
-      events.add(event);
-      const service = `${r.record.host ?? ""}\0${r.record.component ?? ""}`;
-      const n = perService.get(service) ?? 0;
-      perService.set(service, n + 1);
-      (n < relatedPerFile ? first : rest).push(r);
+    for (const { candidate } of candidates) {
+      if (events.has(candidate.event)) continue;
+      events.add(candidate.event);
+      const n = perService.get(candidate.service) ?? 0;
+      perService.set(candidate.service, n + 1);
+      (n < relatedPerFile ? first : rest).push(candidate);
     }
     const chosen = [...first, ...rest].slice(0, input.maxRelated);
-    chosen.sort((a, b) => (a.record.time ?? Infinity) - (b.record.time ?? Infinity) || a.record.line - b.record.line);
-    c.finding.related = chosen.map(toRelated);
-  }
+    chosen.sort((a, b) => (a.r.record.time ?? Infinity) - (b.r.record.time ?? Infinity) || a.r.record.line - b.r.record.line);
+    c.finding.related = chosen.map((candidate) => candidate.line);
+  });
 }
 
 class UnionFind {

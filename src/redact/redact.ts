@@ -150,15 +150,22 @@ function redactOnce(text: string): string {
 
 /** A copy of the result with every string a reporter prints passed through redactText. Rule text (title, remediation, references) is static and left alone. */
 export function redactResult(result: ScanResult): ScanResult {
+  // Findings of one incident share their related lines (the same objects): each is redacted once.
+  const relatedDone = new Map<RelatedLine, RelatedLine>();
+  const redactShared = (line: RelatedLine) => {
+    let done = relatedDone.get(line);
+    if (!done) relatedDone.set(line, (done = redactRelated(line)));
+    return done;
+  };
   return {
     ...result,
     summary: { ...result.summary, skipped: result.summary.skipped.map(redactSkipped) },
-    findings: result.findings.map(redactFinding),
+    findings: result.findings.map((finding) => redactFinding(finding, redactShared)),
     incidents: result.incidents.map(redactIncident),
   };
 }
 
-function redactFinding(finding: Finding): Finding {
+function redactFinding(finding: Finding, redactLine: (line: RelatedLine) => RelatedLine): Finding {
   const fields: Record<string, string> = {};
   for (const [name, value] of Object.entries(finding.fields)) fields[name] = redactText(value);
   return {
@@ -170,7 +177,7 @@ function redactFinding(finding: Finding): Finding {
     requestIds: finding.requestIds.map(redactText),
     instanceIds: finding.instanceIds.map(redactText),
     fields,
-    related: finding.related.map(redactRelated),
+    related: finding.related.map(redactLine),
   };
 }
 
