@@ -104,12 +104,10 @@ export function removeSpools(): void {
 const checkpointBytes = 8 << 10;
 
 /**
- * (line, offset) pairs, in a typed array off V8's heap: as a JS array they were 10 MiB of live doubles
- * on a 5 GiB scan, and V8 keeps headroom over all that is live.
- */
-/**
  * Checkpoints (line, offset) let the resolve pass re-read a plain file around a line, not all of it.
- * They are taken inside the chunk: one per chunk would make every related line cost a MiB.
+ * They are taken inside the chunk: one per chunk would make every related line cost a MiB. The pairs
+ * sit in a typed array off V8's heap: as a JS array they were 10 MiB of live doubles on a 5 GiB scan,
+ * and V8 keeps headroom over all that is live.
  */
 class CheckpointList {
   private data = new Float64Array(1024);
@@ -217,6 +215,8 @@ function isSevereHead(format: FormatName, line: string): boolean {
 interface ScanState {
   engine: Engine;
   internal: Set<string>;
+  /** The literal ids only the accepted-creation rule hints: a record holding only those may take the short way (countCreation). */
+  creationHints: Set<number>;
   collector: FindingCollector;
   unmatched: UnmatchedErrors;
   observations: Observations;
@@ -360,7 +360,7 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   info.component = ctx.component;
   // Rules only (--no-correlate): nothing reads the index, so nothing goes into it.
   const indexing = state.options.correlate !== false;
-  const creationHints = state.engine.hintsOnlyOf("_api-request");
+  const { creationHints } = state;
   const onPending = (pending: PendingRecord) => {
     const format = assembler.format ?? "generic";
     // nova-api's accepted server creations are many (one per boot) and need a short way (see countCreation).
@@ -478,9 +478,11 @@ function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[], in
   const logRules = rules.filter((r): r is LogRule => r.kind === "log");
   // They only feed the correlator: a rules-only scan decodes none of the records they are there for.
   const internalRules = options.correlate === false ? [] : observationRules();
+  const engine = new Engine([...logRules, ...internalRules]);
   return {
-    engine: new Engine([...logRules, ...internalRules]),
+    engine,
     internal: new Set(internalRules.map((r) => r.id)),
+    creationHints: engine.hintsOnlyOf("_api-request"),
     collector: new FindingCollector(options.language),
     unmatched: new UnmatchedErrors(),
     observations: new Observations(),
@@ -673,12 +675,7 @@ function likelyAsked(state: ScanState): Set<number> {
   };
   for (const c of state.collector.findings) for (const id of [...c.finding.requestIds, ...c.finding.instanceIds]) put(id);
   const requests = state.observations.apiRequests;
-  for (let i = 0; i < requests.length; i++) {
-    for (const k of [0, 1] as const) {
-      const h = requests.hashOf(i, k);
-      if (h >= 0) out.add(h);
-    }
-  }
+  requests.addHashesTo(out);
   for (const uuid of state.observations.domains.values()) put(uuid);
   return out;
 }

@@ -75,12 +75,7 @@ async function requestLost(input: CorrelationInput): Promise<CollectedFinding[]>
   const requests = input.observations.apiRequests;
   if (requests.length === 0) return [];
   const wanted = new Set<number>();
-  for (let i = 0; i < requests.length; i++) {
-    for (const k of [0, 1] as const) {
-      const h = requests.hashOf(i, k);
-      if (h >= 0) wanted.add(h);
-    }
-  }
+  requests.addHashesTo(wanted);
   const downstream = (i: number) => /scheduler|conductor|compute/.test(input.sources[i]?.component ?? "");
   const reachedDownstream = await input.index.presentIn(wanted, downstream);
   // Only a capture whose downstream logs go on after the request can say it was lost.

@@ -67,6 +67,16 @@ export class ApiRequests {
     return this.data[i * slots + k] as number;
   }
 
+  /** Every request's id hashes, into `out`. */
+  addHashesTo(out: Set<number>): void {
+    for (let at = 0; at < this.length * slots; at += slots) {
+      const first = this.data[at] as number;
+      const second = this.data[at + 1] as number;
+      if (first >= 0) out.add(first);
+      if (second >= 0) out.add(second);
+    }
+  }
+
   /** Request `i`: its id hashes, time, file and line. */
   get(i: number): { idHashes: number[]; time: number | null; sourceIndex: number; line: number } {
     const at = i * slots;
@@ -130,8 +140,8 @@ export interface AcceptedCreation {
  * An accepted creation read from the text of a one-line oslo INFO record, for the shape nova-api writes
  * ("ts pid INFO logger [req-… …] ip "POST /v2.1/servers" status: 202 …"): the time and request ids
  * that decoding the record would give. Null for anything else, which is decoded as every record is: a
- * byte that is not printable ASCII, a line over 4 KiB, a fraction other than milliseconds, no context bracket, or a message that could hold
- * an id or an escape of its own ("req-", "nstance", "uuid", "\\u").
+ * byte that is not printable ASCII, a line over 4 KiB, a fraction other than milliseconds, no context
+ * bracket, or a message that could hold an id or an escape of its own ("req-", "nstance", "uuid", "\\u").
  */
 export function readAcceptedCreation(line: string): AcceptedCreation | null {
   // "YYYY-MM-DD HH:MM:SS.mmm pid INFO logger [": the positions parseOslo's regular expression accepts.

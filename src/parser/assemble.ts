@@ -191,8 +191,10 @@ function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: Pendin
   // look at two tokens, then jump to the closing bracket.
   for (let token = 0; token < 2 && p < limit && buf[p] !== 93; token++) {
     if (buf[p] === 114 && buf[p + 1] === 101 && buf[p + 2] === 113 && buf[p + 3] === 45) {
-      const h = record ? hashOfHex(buf, p + 4) : -1;
-      if (h >= 0) record?.addId(h);
+      if (record !== null) {
+        const h = hashOfHex(buf, p + 4);
+        if (h >= 0) record.addId(h);
+      }
       p += 40;
       jumped = true;
     } else {
@@ -204,14 +206,10 @@ function osloHeaderIds(buf: Buffer, restStart: number, e: number, record: Pendin
     const close = buf.indexOf(93, p);
     p = close >= 0 && close < limit ? close : limit;
   }
-  // "] [instance: "
-  if (record === null) {
-    // Nothing to add.
-  } else if (buf[p] === 93 && buf[p + 1] === SPACE && bytesAt(buf, p + 2, e - 8, instanceTag)) {
-    const h = hashOfHex(buf, p + 2 + instanceTag.length);
-    if (h >= 0) record.addId(h);
-  } else if (bytesAt(buf, restStart, e - 8, instanceTag)) {
-    const h = hashOfHex(buf, restStart + instanceTag.length);
+  // "] [instance: " after the bracket, or the line's own "[instance: " where a bracket would be.
+  if (record !== null) {
+    const tagAt = buf[p] === 93 && buf[p + 1] === SPACE && bytesAt(buf, p + 2, e - 8, instanceTag) ? p + 2 : bytesAt(buf, restStart, e - 8, instanceTag) ? restStart : -1;
+    const h = tagAt < 0 ? -1 : hashOfHex(buf, tagAt + instanceTag.length);
     if (h >= 0) record.addId(h);
   }
   if (buf[p] !== 93) return restStart;
