@@ -121,6 +121,19 @@ describe("fixtures/journal-compute on standard input", () => {
   });
 });
 
+describe("fixtures/journal-json: an entry whose MESSAGE holds a whole oslo record", () => {
+  it("reads the header off its first line and keeps the traceback as the rest of the message", async () => {
+    const dir = path.join(root, "journal-json");
+    const result = await scan({ inputs: [dir], cwd: dir, rules, language: "en" });
+    // Line 202: oslo.log's journal handler sent "ts pid ERROR logger [ctx] Failed to schedule…\nTraceback…".
+    const finding = result.findings.find((f) => f.ruleId === "nova-no-valid-host" && f.line === 202);
+    expect(finding?.message).toBe("Failed to schedule instances: nova.exception_Remote.NoValidHost_Remote: No valid host was found. ");
+    expect(finding?.timestamp).toBe("2024-06-20T14:02:11.506");
+    const related = result.findings.find((f) => f.ruleId === "nova-no-allocation-candidates")?.related.find((r) => r.line === 202);
+    expect(related?.message).toBe("Failed to schedule instances: nova.exception_Remote.NoValidHost_Remote: No valid host was found. ");
+  });
+});
+
 describe("fixtures/openstack-controller-compute: a service's log file and its journal in one sosreport", () => {
   it("shows an event written to both once, from the log file", async () => {
     const dir = path.join(root, "openstack-controller-compute");

@@ -180,11 +180,16 @@ function parseSyslog(line: string, ctx: ParseContext): LineHead | null {
 /** When a journal or syslog MESSAGE is itself an oslo or libvirt line, the inner line knows more. */
 export function refineWithInner(outer: LineHead, ctx: ParseContext): LineHead {
   const text = stripAnsi(outer.message);
-  const inner = parseOslo(text) ?? parseOsloBare(text) ?? parseLibvirt(text) ?? parseLevelledText(text, ctx);
+  // A journal entry's MESSAGE may hold a whole record (oslo.log's journal handler sends the traceback
+  // with it): its first line is the one with the header, and the rest stays part of the message.
+  const nl = text.indexOf("\n");
+  const head = nl < 0 ? text : text.slice(0, nl);
+  const inner = parseOslo(head) ?? parseOsloBare(head) ?? parseLibvirt(head) ?? parseLevelledText(head, ctx);
   if (!inner) {
     outer.message = text;
     return outer;
   }
+  if (nl >= 0) inner.message += text.slice(nl);
   return {
     time: inner.time ?? outer.time,
     level: inner.level ?? outer.level,
