@@ -63,6 +63,15 @@ describe("redaction in every output", () => {
     }
   });
 
+  it("hides a secret in a file's name in the live NDJSON finding, as in the report", async () => {
+    const tree = makeTree({ "var/log/nova/nova-conductor-password=Hunter22x.log": `${stamp(1)} 2744 ERROR nova.conductor.manager [None ${req} - - default default] Failed to compute_task_build_instances: No valid host was found. There are not enough hosts available.\n` }, "ct-redact-path-");
+    for (const format of ["ndjson", "json"]) {
+      const { stdout } = await runCli(["scan", tree, "--format", format]);
+      expect(stdout, format).toContain("nova-no-valid-host");
+      expect(stdout, format).not.toContain("Hunter22x");
+    }
+  });
+
   it("shows them with --no-redact, so the test above proves the masking and not their absence", async () => {
     const { stdout } = await runCli(["scan", root, "--format", "json", "--no-redact"]);
     for (const s of secrets) expect(stdout, s.kind).toContain(s.secret);

@@ -10,7 +10,7 @@ import type { ReportContext } from "../reporters/context.js";
 import { loadRules, RuleError } from "../ruleset/load.js";
 import { ruleInfo, type Rule } from "../ruleset/rule.js";
 import { defaultIndexBytes, NoInputError, scan } from "../scan.js";
-import { redactText } from "../redact/redact.js";
+import { redactOneFinding } from "../redact/redact.js";
 import { ExitCode, exitCodeFor, type FailOn } from "./exit-code.js";
 import { colorLevel, defaultLanguage, Progress } from "./terminal.js";
 import { parseTimeOption } from "./time-option.js";
@@ -168,7 +168,7 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
     ruleSource: { dirs: flags.rules, cwd: io.cwd, ...(flags.only ? { only: flags.only.split(",").map((s) => s.trim()) } : {}), ...(flags.exclude ? { exclude: flags.exclude.split(",").map((s) => s.trim()) } : {}) },
     correlate: flags.correlate,
     redact,
-    ...(live ? { onFinding: (f: Finding) => write(io, formatNdjsonFinding(redact ? redactOne(f) : f)) } : {}),
+    ...(live ? { onFinding: (f: Finding) => write(io, formatNdjsonFinding(redact ? redactOneFinding(f) : f)) } : {}),
     onSkip: (s) => {
       progress.clear();
       if (!flags.quiet) io.stderr.write(`cloudtriage: ${s.path}: ${s.reason}\n`);
@@ -227,10 +227,6 @@ async function runScan(paths: string[], flags: ScanFlags, io: CliIO): Promise<nu
     }
   }
   return exitCodeFor(result, flags.failOn, flags.strict);
-}
-
-function redactOne(f: Finding): Finding {
-  return { ...f, message: redactText(f.message), fields: Object.fromEntries(Object.entries(f.fields).map(([k, v]) => [k, redactText(v)])) };
 }
 
 function loadAllRules(dirs: string[], io: CliIO, builtin = true): Rule[] {

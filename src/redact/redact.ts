@@ -165,6 +165,11 @@ export function redactResult(result: ScanResult): ScanResult {
   };
 }
 
+/** One finding's copy, as redactResult makes it: for a live NDJSON finding, written before the result exists. */
+export function redactOneFinding(finding: Finding): Finding {
+  return redactFinding(finding, redactRelated);
+}
+
 function redactFinding(finding: Finding, redactLine: (line: RelatedLine) => RelatedLine): Finding {
   const fields: Record<string, string> = {};
   for (const [name, value] of Object.entries(finding.fields)) fields[name] = redactText(value);
