@@ -270,16 +270,8 @@ function handleRecord(state: ScanState, source: Source, sourceIndex: number, ctx
     info.host = record.host;
   }
   if (format === "qemu") learnQemuDomain(state, ctx, record, info);
-  if (state.options.correlate !== false) {
-    for (const id of [...record.requestIds, ...record.instanceIds]) {
-      const h = hashOfId(id);
-      if (h >= 0) state.index.add(h, sourceIndex, record.line);
-    }
-  }
-  if (record.time !== null) {
-    info.firstTime ??= record.time;
-    info.lastTime = Math.max(info.lastTime ?? record.time, record.time);
-  }
+  indexIds(state, [...record.requestIds, ...record.instanceIds], sourceIndex, record.line);
+  noteTime(info, record.time);
   if (!inWindow(state, source, record.time)) return;
   if (format === "libvirt" || format === "syslog" || format === "journal-json") {
     for (const name of findDomainNames(record.message)) state.observations.domainMentions.note(name, sourceIndex, record.line);
@@ -313,18 +305,26 @@ function countCreation(state: ScanState, source: Source, sourceIndex: number, pe
   const creation = line === null ? null : readAcceptedCreation(line);
   if (!creation) return false;
   const { time, requestIds } = creation;
-  if (state.options.correlate !== false) {
-    for (const id of requestIds) {
-      const h = hashOfId(id);
-      if (h >= 0) state.index.add(h, sourceIndex, pending.firstLine);
-    }
+  indexIds(state, requestIds, sourceIndex, pending.firstLine);
+  noteTime(state.sources[sourceIndex] as SourceInfo, time);
+  if (inWindow(state, source, time) && !state.secondPass) state.observations.addAcceptedRequest(requestIds, time, sourceIndex, pending.firstLine);
+  return true;
+}
+
+/** A decoded record's ids go into the index under its line (unless the scan is rules only). */
+function indexIds(state: ScanState, ids: string[], sourceIndex: number, line: number): void {
+  if (state.options.correlate === false) return;
+  for (const id of ids) {
+    const h = hashOfId(id);
+    if (h >= 0) state.index.add(h, sourceIndex, line);
   }
-  const info = state.sources[sourceIndex] as SourceInfo;
+}
+
+/** A source's first and last record times: its time span. */
+function noteTime(info: SourceInfo, time: number | null): void {
+  if (time === null) return;
   info.firstTime ??= time;
   info.lastTime = Math.max(info.lastTime ?? time, time);
-  if (!inWindow(state, source, time) || state.secondPass || requestIds.length === 0) return true;
-  state.observations.apiRequests.add(requestIds.slice(0, 2).map(hashOfId), time, sourceIndex, pending.firstLine, requestIds[0] as string);
-  return true;
 }
 
 /** ZStack names the host a failure happened on as host[uuid:…]: a key that links the agent's and the node's view. */

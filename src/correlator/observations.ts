@@ -1,6 +1,6 @@
 // What the correlator notes while the scan runs: accepted API requests, domain names, error records.
 import { detach, type LogRecord } from "../model.js";
-import { hashOfId } from "../parser/assemble.js";
+import { hashOfId, isDigit } from "../parser/assemble.js";
 import { linesPerIdPerSource } from "./index.js";
 import type { LogRule } from "../ruleset/rule.js";
 
@@ -170,10 +170,6 @@ const nonAscii = /[^\x20-\x7e]/;
 const osloMillisTime = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \d/;
 const mayHoldIds = /req-|nstance|uuid|\\u/;
 
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
 function internalRule(id: string, hints: string[], pattern: string): LogRule {
   return {
     kind: "log",
@@ -273,8 +269,13 @@ export class Observations {
   }
 
   add(ruleId: string, record: LogRecord, sourceIndex: number): void {
-    if (ruleId !== "_api-request" || record.requestIds.length === 0) return;
-    this.apiRequests.add(record.requestIds.slice(0, 2).map(hashOfId), record.time, sourceIndex, record.line, record.requestIds[0] as string);
+    if (ruleId === "_api-request") this.addAcceptedRequest(record.requestIds, record.time, sourceIndex, record.line);
+  }
+
+  /** An accepted server creation, decoded or read the short way (readAcceptedCreation); one without a request id says nothing. */
+  addAcceptedRequest(requestIds: string[], time: number | null, sourceIndex: number, line: number): void {
+    if (requestIds.length === 0) return;
+    this.apiRequests.add(requestIds.slice(0, 2).map(hashOfId), time, sourceIndex, line, requestIds[0] as string);
   }
 
   noteDomain(name: string, uuid: string): void {

@@ -120,7 +120,7 @@ const D0 = 48;
 const D9 = 57;
 const SPACE = 32;
 
-function isDigit(c: number | undefined): boolean {
+export function isDigit(c: number | undefined): boolean {
   return c !== undefined && c >= D0 && c <= D9;
 }
 
