@@ -28,5 +28,6 @@ const result: WorkerResult = await scanAssigned(
   job.queue,
   job.secondPass,
 );
-// The index blocks move to the main thread; nothing is copied.
-parentPort?.postMessage(result, result.index.blocks.flatMap((block) => [block.hashes.buffer as ArrayBuffer, block.lines.buffer as ArrayBuffer]));
+// The index blocks and the files' checkpoints move to the main thread; they are not copied.
+const moved = [...result.index.blocks.flatMap((block) => [block.hashes.buffer, block.lines.buffer]), ...result.sources.map((s) => s.info.checkpoints.buffer)];
+parentPort?.postMessage(result, moved as ArrayBuffer[]);
