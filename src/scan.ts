@@ -13,16 +13,16 @@ import { Engine } from "./engine/match.js";
 import { UnmatchedErrors, type UnmatchedTemplate } from "./engine/unmatched.js";
 import { correlate, type SourceInfo } from "./correlator/correlate.js";
 import { IdIndex, SecondPassIndex, type IndexBlock } from "./correlator/index.js";
-import { DomainMentions, Observations, observationRules, readAcceptedCreation, type ApiRequestColumns, type MentionRun } from "./correlator/observations.js";
+import { ApiRequests, DomainMentions, Observations, observationRules, readAcceptedCreation, shiftRequestLines, type ApiRequestColumns, type MentionRun } from "./correlator/observations.js";
 import type { Finding, Language, LogRecord, ScanResult, Severity, SkippedInput } from "./model.js";
 import { SEVERITIES } from "./model.js";
-import { RecordAssembler, hashOfId, type PendingRecord } from "./parser/assemble.js";
+import { RecordAssembler, detectFormatOf, hashOfId, opensRecordAnyway, type PendingRecord } from "./parser/assemble.js";
 import { componentFromPath, findDomainNames, journalRangeEnd } from "./parser/fields.js";
 import { parseHead, type FormatName } from "./parser/formats.js";
 import { buildRecord, type SourceContext } from "./parser/record.js";
 import { collectInputs, isConfigPath, isLogPath, rotationKey, zstackBundleHost, type Source } from "./reader/inputs.js";
 import { LineSplitter, type ChunkSink } from "./reader/lines.js";
-import { InputError, readConfigText, readFileChunks, readStreamChunks, textSize, type Compression } from "./reader/open.js";
+import { binaryReason, compressionOf, InputError, readBytesAt, readConfigText, readFileChunks, readFileRange, readStreamChunks, textSize, type Compression } from "./reader/open.js";
 import { redactResult } from "./redact/redact.js";
 import type { LogRule, Rule } from "./ruleset/rule.js";
 
@@ -55,7 +55,7 @@ export interface ScanOptions {
   onSkip?: (skipped: SkippedInput) => void;
   /** Called once per file for what was read but is odd (invalid UTF-8, NUL bytes, over-long lines, non-JSON journal lines). */
   onNotice?: (notice: { path: string; line: number; message: string }) => void;
-  /** Worker threads (1: scan on the main thread). Workers take whole files, so one huge file uses one core. */
+  /** Threads, the main one included (1: no workers). They take whole files, and parts of a plain oslo.log bigger than a thread's share. */
   jobs?: number;
   /** How a worker loads the same rules: packs and selection as given on the command line. */
   ruleSource?: RuleSource;
@@ -68,6 +68,10 @@ export interface ScanOptions {
   indexBytes?: number;
   /** Called once when the index passed `indexBytes` and a second pass will read the logs again. */
   onSecondPass?: () => void;
+  /** The least part a parallel scan cuts a big oslo.log into (default minPartBytes): tests make it small. */
+  minPartBytes?: number;
+  /** Less input than this is scanned on one thread (default minParallelBytes): tests make it small. */
+  minParallelBytes?: number;
 }
 
 export const defaultIndexBytes = 64 << 20;
@@ -112,10 +116,12 @@ const checkpointBytes = 8 << 10;
 class CheckpointList {
   private data = new Float64Array(1024);
   private length = 0;
-  private lastOffset = 0;
+  private lastOffset: number;
 
-  constructor() {
-    this.push(1, 0);
+  /** From the source's first line, or a part's (`offset` into the file). */
+  constructor(line = 1, offset = 0) {
+    this.lastOffset = offset;
+    this.push(line, offset);
   }
 
   /**
@@ -348,7 +354,12 @@ function learnQemuDomain(state: ScanState, ctx: SourceContext, record: LogRecord
   if (!record.instanceIds.includes(uuid)) record.instanceIds.push(uuid);
 }
 
-async function scanSource(state: ScanState, source: Source, sourceIndex: number, given?: AsyncIterable<Buffer>): Promise<void> {
+/**
+ * Scans one source into the state. A `part` of a plain oslo.log is scanned as if it were a file that
+ * starts at `part.start`: its lines count from 1, and what only the whole file can say (its first and
+ * last times, the long-line notice) is left to joinParts, through the facts returned.
+ */
+async function scanSource(state: ScanState, source: Source, sourceIndex: number, given?: AsyncIterable<Buffer>, part?: PartRange): Promise<PartFacts | null> {
   const info = state.sources[sourceIndex] as SourceInfo;
   const ctx: SourceContext = {
     path: source.displayPath,
@@ -373,9 +384,13 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   };
   const assembler: RecordAssembler = new RecordAssembler(source.displayPath, onPending, isSevereText, state.engine.prefilter);
   assembler.forCorrelation = indexing;
-  const checkpoints = new CheckpointList();
-  const seen: { compression?: Compression } = {};
-  const splitter = new LineSplitter(new CheckpointedSink(checkpoints, assembler), state.options.maxLineBytes);
+  // A later part starts at a record of an oslo.log (the planner made sure), so it needs no format detection.
+  const later = part !== undefined && part.start > 0;
+  if (later) assembler.format = "oslo";
+  const checkpoints = later ? new CheckpointList(1, part.start) : new CheckpointList();
+  const seen: { compression?: Compression } = part ? { compression: "none" } : {};
+  const sink = new CheckpointedSink(checkpoints, assembler);
+  const splitter = later ? new LineSplitter(sink, state.options.maxLineBytes, 0, part.start, false) : new LineSplitter(sink, state.options.maxLineBytes);
   let spoolFd: number | null = null;
   let idle: ReturnType<typeof setTimeout> | null = null;
   if (source.kind === "stdin" && !given) {
@@ -387,8 +402,8 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     spools.add(info.absPath);
   }
   try {
-    const chunks = given ?? (source.kind === "stdin" ? readStreamChunks(state.options.stdin ?? (process.stdin as Readable)) : readFileChunks(source.absPath, seen));
-    let first = true;
+    const chunks = given ?? (part ? readFileRange(source.absPath, part.start, part.end) : source.kind === "stdin" ? readStreamChunks(state.options.stdin ?? (process.stdin as Readable)) : readFileChunks(source.absPath, seen));
+    let first = !later;
     // journalctl -f: when the pipe goes quiet, what arrived is framed and judged now, not at the next line.
     const live = source.kind === "stdin" && !given;
     for await (const chunk of chunks) {
@@ -431,6 +446,15 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
   info.lastLine = assembler.lastRecordLine;
   info.records = assembler.records;
   info.windows = assembler.windows;
+  if (part) {
+    state.lines += splitter.lines;
+    state.bytes += splitter.bytes;
+    state.truncatedLines += splitter.truncatedLines;
+    const timeOf = (head: Buffer | null) => (head ? (parseHead(info.format, head.toString("utf8"), { referenceMs: ctx.referenceMs }).time?.time ?? null) : null);
+    // A later part's first record is an oslo line with a header (the planner cut there): the first window counted.
+    const firstWindow = later && info.windows > 0 ? (assembler.firstRecordHead?.toString("latin1", 0, 15) ?? null) : null;
+    return { index: part.index, lines: splitter.lines, firstHeadTime: timeOf(assembler.firstRecordHead), lastHeadTime: timeOf(assembler.lastRecordHead), firstWindow, lastWindow: assembler.lastWindowKey, truncatedLines: splitter.truncatedLines, firstTruncatedLine: splitter.firstTruncatedLine };
+  }
   const first = assembler.firstRecordHead;
   if (first) {
     const head = parseHead(info.format, first.toString("utf8"), { referenceMs: ctx.referenceMs });
@@ -441,10 +465,19 @@ async function scanSource(state: ScanState, source: Source, sourceIndex: number,
     const head = parseHead(info.format, last.toString("utf8"), { referenceMs: ctx.referenceMs });
     if (head.time) info.lastTime = Math.max(info.lastTime ?? head.time.time, head.time.time);
   }
-  if (splitter.truncatedLines > 0) notice(state, info, "long", splitter.firstTruncatedLine, `${splitter.truncatedLines} line(s) longer than ${((state.options.maxLineBytes ?? 1 << 20) / 1048576).toFixed(0)} MiB; matched on their first bytes only`);
+  if (splitter.truncatedLines > 0) noticeLongLines(state, info, splitter.truncatedLines, splitter.firstTruncatedLine);
   state.lines += splitter.lines;
   state.bytes += splitter.bytes;
   state.truncatedLines += splitter.truncatedLines;
+  return null;
+}
+
+function noticeLongLines(state: ScanState, info: SourceInfo, count: number, firstLine: number): void {
+  notice(state, info, "long", firstLine, longLinesMessage(count, state.options.maxLineBytes ?? 1 << 20));
+}
+
+function longLinesMessage(count: number, maxLineBytes: number): string {
+  return `${count} line(s) longer than ${(maxLineBytes / 1048576).toFixed(0)} MiB; matched on their first bytes only`;
 }
 
 function sourceInfo(s: Source): SourceInfo {
@@ -474,11 +507,11 @@ function sourceInfo(s: Source): SourceInfo {
 }
 
 /** `indexCount`: where the threads of a parallel scan count their index entries together. */
-function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[], indexCount: { counts: Int32Array; slot: number } | null = null): ScanState {
+function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[], indexCount: { counts: Int32Array; slot: number } | null = null, shared?: { engine: Engine; firstBlockEntries: number }): ScanState {
   const logRules = rules.filter((r): r is LogRule => r.kind === "log");
   // They only feed the correlator: a rules-only scan decodes none of the records they are there for.
   const internalRules = options.correlate === false ? [] : observationRules();
-  const engine = new Engine([...logRules, ...internalRules]);
+  const engine = shared?.engine ?? new Engine([...logRules, ...internalRules]);
   return {
     engine,
     internal: new Set(internalRules.map((r) => r.id)),
@@ -486,7 +519,7 @@ function newState(options: ScanOptions, rules: Rule[], sources: SourceInfo[], in
     collector: new FindingCollector(options.language),
     unmatched: new UnmatchedErrors(),
     observations: new Observations(),
-    index: new IdIndex(Math.floor((options.indexBytes ?? defaultIndexBytes) / 8), null, indexCount),
+    index: new IdIndex(Math.floor((options.indexBytes ?? defaultIndexBytes) / 8), null, indexCount, shared?.firstBlockEntries),
     sources,
     options,
     lines: 0,
@@ -623,7 +656,9 @@ function dropOlderThanCapture(state: ScanState, durationMs: number): void {
  */
 async function indexAgain(first: ScanState, sources: Source[], wanted: Set<number>): Promise<IdIndex> {
   if (first.threads) {
-    const results = await runThreads(first, sources, first.threads, { wanted, domains: first.observations.domains });
+    // Whole files: the second pass's index needs no renumbering.
+    const whole = sortUnits(sources.map((_, i) => ({ source: i, part: null, size: first.threads?.work[i] ?? 0 })));
+    const results = (await runThreads(first, sources, whole, first.threads, { wanted, domains: first.observations.domains })).map((t) => t.whole);
     const index = new IdIndex();
     const mentions = new DomainMentions();
     for (const r of results) {
@@ -680,13 +715,13 @@ function likelyAsked(state: ScanState): Set<number> {
   return out;
 }
 
-/** What a worker sends back: everything the main thread needs to correlate as if it had read the files. */
 /** A rule's words, which every finding of it repeats: a thread sends them once per rule, not once per finding. */
 type RuleText = Pick<Finding, "title" | "remediation" | "references">;
 
+/** What a worker sends back: everything the main thread needs to correlate as if it had read the files. */
 export interface WorkerResult {
   /** Their title, remediation and references are left empty: `ruleTexts` holds them. */
-  findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; scope: string[]; level: string | null }[];
+  findings: { finding: Finding; ruleId: string; time: number | null; sourceIndex: number; scope: string[]; level: string | null; foldKey: string | null }[];
   ruleTexts: Map<string, RuleText>;
   unmatched: UnmatchedTemplate[];
   observations: { apiRequests: ApiRequestColumns; domains: Map<string, string>; domainMentions: MentionRun[]; errorIdHashes: Set<number> };
@@ -699,49 +734,194 @@ export interface WorkerResult {
   events: { sourceIndex: number; skip?: SkippedInput; notice?: { path: string; line: number; message: string } }[];
 }
 
+/** Bytes `start` to `end` of a file shared out in parts; part 0 starts at 0, the last ends at Infinity (the file may grow). */
+export interface PartRange {
+  index: number;
+  start: number;
+  end: number;
+}
+
+/** What joining a file's parts needs beyond what a whole file's result holds. */
+interface PartFacts {
+  index: number;
+  /** Lines in the part: the next part's line numbers are counted on from them. */
+  lines: number;
+  firstHeadTime: number | null;
+  lastHeadTime: number | null;
+  firstWindow: string | null;
+  lastWindow: string | null;
+  truncatedLines: number;
+  firstTruncatedLine: number;
+}
+
+/** One part's result: its lines are numbered from the part's first line. */
+export interface PartResult {
+  source: number;
+  facts: PartFacts;
+  result: WorkerResult;
+}
+
+/** What a thread of a parallel scan did: its whole files in one result, each part in its own. */
+export interface ThreadResult {
+  whole: WorkerResult;
+  parts: PartResult[];
+}
+
+/** A piece of a parallel scan's work: a whole file, or a part of a big plain oslo.log. */
+export interface WorkUnit {
+  source: number;
+  part: PartRange | null;
+  /** Bytes of text, to hand out the largest first. */
+  size: number;
+}
+
 /**
- * The files of a parallel scan, largest first, and a shared counter: each thread (the main one
- * too) takes the next file when it is done with one, so a slow file does not leave a core idle.
+ * The work of a parallel scan, largest first, and a shared counter: each thread (the main one too)
+ * takes the next unit when it is done with one, so a slow file does not leave a core idle.
  */
 export interface WorkQueue {
-  order: number[];
+  units: WorkUnit[];
   next: Int32Array;
   /** [KiB of text read, files done] by all the threads, for the progress bar; [2]: their index entries, in steps. */
   done: Int32Array;
 }
 
-export function takeNext(queue: WorkQueue): number | null {
+export function takeNext(queue: WorkQueue): WorkUnit | null {
   const k = Atomics.add(queue.next, 0, 1);
-  return k < queue.order.length ? (queue.order[k] as number) : null;
+  return queue.units[k] ?? null;
 }
 
-/** What a thread of the second pass needs from the first: the ids asked about, and the QEMU domains' UUIDs. */
+/**
+ * Files are shared out whole, and a file bigger than a thread's fair share would end the scan on one
+ * thread while the others wait: such a file, if it is a plain oslo.log, is cut into parts of at least this.
+ */
+export const minPartBytes = 32 << 20;
+/** Where a cut is looked for: the first line in this many bytes from the cut's place that opens a record. */
+const cutWindowBytes = 256 << 10;
+
+/**
+ * The units of a parallel scan's first pass, largest first: whole files, but a plain oslo.log bigger
+ * than a thread's fair share in parts small enough that the last ones taken leave the others little to
+ * wait for. Only such a file: with both cores busy, a part costs more than the same bytes of a whole
+ * file (each part's state is new to the JIT compiler and the collector), which on a tree of
+ * several big files measured slower than sharing them out whole.
+ */
+export function planUnits(sources: Source[], work: number[], jobs: number, least = minPartBytes): WorkUnit[] {
+  const total = work.reduce((a, b) => a + b, 0);
+  const part = Math.max(least, Math.ceil(total / (jobs * 4)));
+  const units: WorkUnit[] = [];
+  sources.forEach((source, i) => {
+    const size = work[i] ?? 0;
+    const cuts = size > total / jobs && size >= 2 * part ? partCuts(source, size, Math.round(size / part)) : [];
+    if (cuts.length === 0) {
+      units.push({ source: i, part: null, size });
+      return;
+    }
+    const edges = [0, ...cuts, Infinity];
+    for (let k = 0; k + 1 < edges.length; k++) {
+      const start = edges[k] as number;
+      const end = edges[k + 1] as number;
+      units.push({ source: i, part: { index: k, start, end }, size: Math.min(end, size) - start });
+    }
+  });
+  return sortUnits(units);
+}
+
+function sortUnits(units: WorkUnit[]): WorkUnit[] {
+  return units.sort((a, b) => b.size - a.size || a.source - b.source || (a.part?.index ?? 0) - (b.part?.index ?? 0));
+}
+
+/**
+ * Where a file can be cut into `parts`: line starts at which a record opens whatever came before (see
+ * opensRecordAnyway), so every part holds whole records. Only for a plain file whose first lines look
+ * like oslo.log's: a guess, which scanInWorkers checks against the format the first part's scan decided.
+ */
+function partCuts(source: Source, size: number, parts: number): number[] {
+  if (source.kind !== "file") return [];
+  const head = readBytesAt(source.absPath);
+  if (!head || compressionOf(head) !== "none" || binaryReason(head)) return [];
+  // Not through a LineSplitter: a second kind of sink there made its optimised loop bail out 70 times a scan.
+  const starts = new Uint32Array(40);
+  const ends = new Uint32Array(40);
+  let count = 0;
+  for (let p = 0, nl = head.indexOf(10); count < 40 && nl >= 0; p = nl + 1, nl = head.indexOf(10, p)) {
+    starts[count] = p;
+    ends[count++] = nl;
+  }
+  if (detectFormatOf(head, starts, ends, count, source.displayPath) !== "oslo") return [];
+  const cuts: number[] = [];
+  for (let k = 1; k < parts; k++) {
+    const cut = recordStartNear(source.absPath, Math.floor((size * k) / parts));
+    if (cut !== null && cut > (cuts[cuts.length - 1] ?? 0) && cut < size) cuts.push(cut);
+  }
+  return cuts;
+}
+
+function recordStartNear(path: string, offset: number): number | null {
+  const buf = readBytesAt(path, offset, cutWindowBytes);
+  if (!buf) return null;
+  // From the first line that starts inside the window, pairs of whole lines.
+  let before = buf.indexOf(10) + 1;
+  if (before === 0) return null;
+  for (let beforeEnd = buf.indexOf(10, before); beforeEnd >= 0; ) {
+    const end = buf.indexOf(10, beforeEnd + 1);
+    if (end < 0) return null;
+    if (opensRecordAnyway(buf, before, beforeEnd, beforeEnd + 1, end)) return offset + beforeEnd + 1;
+    before = beforeEnd + 1;
+    beforeEnd = end;
+  }
+  return null;
+}
+
+/** What a second pass needs from the first: the ids asked about, and the QEMU domains' UUIDs. */
 export interface SecondPassJob {
   wanted: Set<number>;
   domains: Map<string, string>;
 }
 
-/** One thread's share of a parallel scan: the files it takes from the queue, into a fresh state. */
-export async function scanAssigned(options: ScanOptions, sources: Source[], queue: WorkQueue, secondPass?: SecondPassJob): Promise<WorkerResult> {
-  const events: WorkerResult["events"] = [];
-  let current = -1;
-  const quiet = { onNotice: (notice: { path: string; line: number; message: string }) => events.push({ sourceIndex: current, notice }), onSkip: (skip: SkippedInput) => events.push({ sourceIndex: current, skip }) };
-  // Each thread adds what it read to the shared count; the main thread draws the bar from that.
+/** Counts a thread's text into the shared progress; one per state, as each counts its own bytes from 0. */
+function progressInto(queue: WorkQueue): ScanOptions["onProgress"] {
   let reportedKiB = 0;
-  const onProgress = ({ bytes }: { bytes: number }) => {
+  return ({ bytes }) => {
     const kiB = Math.floor(bytes / 1024);
     Atomics.add(queue.done, 0, kiB - reportedKiB);
     reportedKiB = kiB;
   };
-  const state = newState({ ...options, ...quiet, onProgress }, options.rules, sources.map((s) => sourceInfo(s)), { counts: queue.done, slot: 2 });
+}
+
+/** One thread's share of a parallel scan: the units it takes from the queue, whole files into one fresh state, each part into its own. */
+export async function scanAssigned(options: ScanOptions, sources: Source[], queue: WorkQueue, secondPass?: SecondPassJob): Promise<ThreadResult> {
+  const events: WorkerResult["events"] = [];
+  let current = -1;
+  const quietInto = (into: WorkerResult["events"]) => ({ onNotice: (notice: { path: string; line: number; message: string }) => into.push({ sourceIndex: current, notice }), onSkip: (skip: SkippedInput) => into.push({ sourceIndex: current, skip }) });
+  const indexCount = { counts: queue.done, slot: 2 };
+  const state = newState({ ...options, ...quietInto(events), onProgress: progressInto(queue) }, options.rules, sources.map((s) => sourceInfo(s)), indexCount);
   if (secondPass) beginSecondPass(state, secondPass);
   const assigned: number[] = [];
-  for (let i = takeNext(queue); i !== null; i = takeNext(queue)) {
-    assigned.push(i);
-    current = i;
-    await scanSource(state, sources[i] as Source, i);
-    Atomics.add(queue.done, 1, 1);
+  const parts: PartResult[] = [];
+  for (let unit = takeNext(queue); unit !== null; unit = takeNext(queue)) {
+    current = unit.source;
+    const source = sources[unit.source] as Source;
+    if (unit.part === null) {
+      assigned.push(unit.source);
+      await scanSource(state, source, unit.source);
+    } else {
+      // The same rules, a state of its own: its findings and index entries join the other parts' later.
+      const partEvents: WorkerResult["events"] = [];
+      const infos = state.sources.slice();
+      infos[unit.source] = sourceInfo(source);
+      // About one indexed id per 450 bytes in nova's logs: a block of one per 128 bytes is seldom outgrown.
+      const partState = newState({ ...options, ...quietInto(partEvents), onProgress: progressInto(queue) }, options.rules, infos, indexCount, { engine: state.engine, firstBlockEntries: Math.ceil(unit.size / 128) });
+      const facts = (await scanSource(partState, source, unit.source, undefined, unit.part)) as PartFacts;
+      parts.push({ source: unit.source, facts, result: threadShare(partState, [unit.source], partEvents) });
+    }
+    if (unit.part === null || unit.part.end === Infinity) Atomics.add(queue.done, 1, 1);
   }
+  return { whole: threadShare(state, assigned, events), parts };
+}
+
+/** A state's findings, observations, index and sources, as they cross to the main thread. */
+function threadShare(state: ScanState, assigned: number[], events: WorkerResult["events"]): WorkerResult {
   const o = state.observations;
   // Copying the result to the main thread is time no other thread can share, and a finding's rule text
   // was two thirds of its bytes.
@@ -749,7 +929,7 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], queu
   const findings = state.collector.findings.map(({ finding, meta }) => {
     const { title, remediation, references } = finding;
     ruleTexts.set(finding.ruleId, { title, remediation, references });
-    return { finding: { ...finding, title: "", remediation: "", references: [] }, ruleId: finding.ruleId, time: meta.time, sourceIndex: meta.sourceIndex, scope: meta.scope ?? [], level: meta.level ?? null };
+    return { finding: { ...finding, title: "", remediation: "", references: [] }, ruleId: finding.ruleId, time: meta.time, sourceIndex: meta.sourceIndex, scope: meta.scope ?? [], level: meta.level ?? null, foldKey: meta.foldKey ?? null };
   });
   return {
     findings,
@@ -765,6 +945,122 @@ export async function scanAssigned(options: ScanOptions, sources: Source[], queu
   };
 }
 
+/**
+ * One file's parts, in order, as the result of one thread that read it whole: line numbers counted on
+ * from the parts before, a later part's repeats of an earlier part's finding folded into it, the file's
+ * description made whole. A part that could not be read to its end is the last one kept, as a single
+ * read would have stopped there.
+ */
+export function joinParts(source: number, parts: PartResult[], maxLineBytes: number): WorkerResult {
+  const ordered = [...parts].sort((a, b) => a.facts.index - b.facts.index);
+  const first = (ordered[0] as PartResult).result;
+  const info = first.sources[0]?.info as SourceInfo;
+  const findings: WorkerResult["findings"] = [];
+  const byKey = new Map<string, WorkerResult["findings"][number]>();
+  const ruleTexts = new Map<string, RuleText>();
+  const unmatched = new UnmatchedErrors();
+  const requests = new ApiRequests();
+  const errorIdHashes = new Set<number>();
+  const blocks: IndexBlock[] = [];
+  const checkpoints: Float64Array[] = [];
+  const events: WorkerResult["events"] = [];
+  let overflowed = false;
+  let base = 0;
+  let lines = 0;
+  let bytes = 0;
+  let truncated = 0;
+  let firstTruncated = 0;
+  let firstNoted: number | null = null;
+  let lastNoted: number | null = null;
+  let lastWindow: string | null = null;
+  const whole: SourceInfo = { ...info, notices: [], records: 0, windows: 0, lastLine: null };
+  for (const { facts, result } of ordered) {
+    const part = result.sources[0]?.info as SourceInfo;
+    for (const f of result.findings) {
+      f.finding.line += base;
+      const earlier = f.foldKey === null ? undefined : byKey.get(f.foldKey);
+      if (earlier) {
+        earlier.finding.count += f.finding.count;
+        continue;
+      }
+      if (f.foldKey !== null) byKey.set(f.foldKey, f);
+      findings.push(f);
+    }
+    for (const [id, text] of result.ruleTexts) ruleTexts.set(id, text);
+    for (const t of result.unmatched) t.record.line += base;
+    unmatched.append(result.unmatched);
+    shiftRequestLines(result.observations.apiRequests, base);
+    requests.merge(result.observations.apiRequests);
+    for (const h of result.observations.errorIdHashes) errorIdHashes.add(h);
+    for (const block of result.index.blocks) {
+      block.lineBase = base;
+      blocks.push(block);
+    }
+    overflowed ||= result.index.overflowed;
+    const points = part.checkpoints.slice();
+    for (let k = 0; k < points.length; k += 2) points[k] = (points[k] as number) + base;
+    checkpoints.push(points);
+    // A notice is given once a file: the kinds a part noted are its notice events, in order.
+    let kind = 0;
+    let stopped = false;
+    for (const event of result.events) {
+      if (event.skip) {
+        events.push(event);
+        stopped = true;
+      } else if (event.notice) {
+        const noted = part.notices[kind++] as string;
+        if (whole.notices.includes(noted)) continue;
+        whole.notices.push(noted);
+        events.push({ ...event, notice: { ...event.notice, line: event.notice.line + base } });
+      }
+    }
+    whole.records += part.records;
+    whole.windows += part.windows - (lastWindow !== null && facts.firstWindow === lastWindow ? 1 : 0);
+    if (facts.lastWindow !== null) lastWindow = facts.lastWindow;
+    if (part.lastLine !== null) whole.lastLine = part.lastLine + base;
+    firstNoted ??= part.firstTime;
+    if (part.lastTime !== null) lastNoted = Math.max(lastNoted ?? part.lastTime, part.lastTime);
+    if (facts.truncatedLines > 0 && truncated === 0) firstTruncated = facts.firstTruncatedLine + base;
+    truncated += facts.truncatedLines;
+    lines += result.lines;
+    bytes += result.bytes;
+    base += facts.lines;
+    if (stopped) break;
+  }
+  // The file's first and last records' times count, as scanSource counts them for a whole file.
+  const firstHead = (ordered[0] as PartResult).facts.firstHeadTime;
+  whole.firstTime = firstHead === null ? firstNoted : Math.min(firstNoted ?? firstHead, firstHead);
+  const lastHead = (ordered[ordered.length - 1] as PartResult).facts.lastHeadTime;
+  whole.lastTime = lastHead === null ? lastNoted : Math.max(lastNoted ?? lastHead, lastHead);
+  whole.checkpoints = concatenate(checkpoints);
+  if (truncated > 0 && !whole.notices.includes("long")) {
+    whole.notices.push("long");
+    events.push({ sourceIndex: source, notice: { path: whole.displayPath, line: firstTruncated, message: longLinesMessage(truncated, maxLineBytes) } });
+  }
+  return {
+    findings,
+    ruleTexts,
+    unmatched: unmatched.export(),
+    observations: { apiRequests: requests.export(), domains: new Map(), domainMentions: [], errorIdHashes },
+    index: { blocks, overflowed },
+    sources: [{ index: source, info: whole }],
+    lines,
+    bytes,
+    truncatedLines: truncated,
+    events,
+  };
+}
+
+function concatenate(arrays: Float64Array[]): Float64Array {
+  const out = new Float64Array(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
+}
+
 /** How the first pass spread the files over threads: the second pass spreads them the same way. */
 interface Threads {
   work: number[];
@@ -773,11 +1069,11 @@ interface Threads {
 }
 
 /**
- * Spreads whole files over the main thread and `jobs - 1` worker threads, which take them from one
+ * Spreads the units over the main thread and `jobs - 1` worker threads, which take them from one
  * queue, largest first. The main thread's result comes first.
  */
-async function runThreads(state: ScanState, sources: Source[], { work: sizes, jobs, ruleSource }: Threads, secondPass?: SecondPassJob): Promise<WorkerResult[]> {
-  const queue: WorkQueue = { order: sources.map((_, i) => i).sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b), next: new Int32Array(new SharedArrayBuffer(4)), done: new Int32Array(new SharedArrayBuffer(12)) };
+async function runThreads(state: ScanState, sources: Source[], units: WorkUnit[], { jobs, ruleSource }: Threads, secondPass?: SecondPassJob): Promise<ThreadResult[]> {
+  const queue: WorkQueue = { units, next: new Int32Array(new SharedArrayBuffer(4)), done: new Int32Array(new SharedArrayBuffer(12)) };
   const { sinceMs, untilMs, sinceDurationMs, maxLineBytes, language, correlate, indexBytes } = state.options;
   const workerUrl = new URL("./scan-worker.js", import.meta.url);
   // Loaded only here: a scan on one thread (every small one) does not pay for it at startup.
@@ -786,11 +1082,11 @@ async function runThreads(state: ScanState, sources: Source[], { work: sizes, jo
   const workers = Array.from(
     { length: jobs - 1 },
     () =>
-      new Promise<WorkerResult>((resolve, reject) => {
+      new Promise<ThreadResult>((resolve, reject) => {
         // As the launcher does for the main thread: a small young generation, so garbage does not grow the heap.
         const worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: 12 }, workerData: { sources, queue, ruleSource, language, sinceMs, untilMs, sinceDurationMs, maxLineBytes, correlate, indexBytes, secondPass } });
         started.push(worker);
-        worker.once("message", (result: WorkerResult) => {
+        worker.once("message", (result: ThreadResult) => {
           resolve(result);
           void worker.terminate();
         });
@@ -810,7 +1106,7 @@ async function runThreads(state: ScanState, sources: Source[], { work: sizes, jo
   const progress = onProgress ? setInterval(report, 100) : null;
   // The main thread scans too, while the workers start; its share is merged like theirs.
   try {
-    let results: WorkerResult[];
+    let results: ThreadResult[];
     try {
       const own = await scanAssigned({ ...state.options, onFinding: undefined }, sources, queue, secondPass);
       results = [own, ...(await fromWorkers)];
@@ -827,8 +1123,19 @@ async function runThreads(state: ScanState, sources: Source[], { work: sizes, jo
 }
 
 /** The first pass over threads; the results are merged in file order, as one thread would have found them. */
-async function scanInWorkers(state: ScanState, sources: Source[], threads: Threads): Promise<void> {
-  const results = await runThreads(state, sources, threads);
+async function scanInWorkers(state: ScanState, sources: Source[], units: WorkUnit[], threads: Threads): Promise<void> {
+  const fromThreads = await runThreads(state, sources, units, threads);
+  const partsByFile = new Map<number, PartResult[]>();
+  for (const { parts } of fromThreads) for (const p of parts) partsByFile.set(p.source, [...(partsByFile.get(p.source) ?? []), p]);
+  const joined: WorkerResult[] = [];
+  for (const [source, parts] of [...partsByFile].sort((a, b) => a[0] - b[0])) {
+    // Later parts were read as oslo.log; if the file's own first lines said otherwise, it is read again whole.
+    const format = parts.find((p) => p.facts.index === 0)?.result.sources[0]?.info.format;
+    if (format === "oslo") joined.push(joinParts(source, parts, state.options.maxLineBytes ?? 1 << 20));
+    else joined.push((await scanAssigned({ ...state.options, onFinding: undefined }, sources, { units: [{ source, part: null, size: 0 }], next: new Int32Array(new SharedArrayBuffer(4)), done: new Int32Array(new SharedArrayBuffer(12)) })).whole);
+  }
+  // The joined files after the threads' whole ones: an index keeps each file's entries in line order.
+  const results = [...fromThreads.map((t) => t.whole), ...joined];
   const rulesById = new Map(state.options.rules.map((r) => [r.id, r]));
   for (const r of results) for (const f of r.findings) Object.assign(f.finding, r.ruleTexts.get(f.ruleId));
   const merged = results.flatMap((r) => r.findings).sort((a, b) => a.sourceIndex - b.sourceIndex || a.finding.line - b.finding.line);
@@ -869,7 +1176,7 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
   for (const entry of collected.skipped) skip(state, entry);
   try {
     const archiveConfigs: ConfigFile[] = [];
-    const jobs = Math.max(1, Math.min(options.jobs ?? 1, collected.sources.length));
+    const jobs = Math.max(1, options.jobs ?? 1);
     const sizes = await Promise.all(collected.sources.map(async (s) => (s.kind === "stdin" ? 0 : ((await stat(s.absPath).catch(() => null))?.size ?? 0))));
     // The bar counts text, so a gzip file counts by the inflated size its trailer gives.
     state.totalBytes = collected.sources.reduce((sum, s, i) => sum + (/\.t?gz$/i.test(s.absPath) ? textSize(s.absPath, sizes[i] ?? 0) : (sizes[i] ?? 0)), 0);
@@ -877,9 +1184,11 @@ export async function scan(options: ScanOptions): Promise<ScanResult> {
     const parallel = jobs > 1 && ruleSource !== undefined && !collected.sources.some((s) => s.kind === "stdin" || s.kind === "archive");
     // The work is the text to scan, so a gzip file counts by its inflated size; small scans stay on the main thread.
     const work = parallel ? collected.sources.map((s, i) => textSize(s.absPath, sizes[i] ?? 0)) : [];
-    if (parallel && work.reduce((a, b) => a + b, 0) >= minParallelBytes) {
-      state.threads = { work, jobs, ruleSource };
-      await scanInWorkers(state, collected.sources, state.threads);
+    const units = parallel && work.reduce((a, b) => a + b, 0) >= (options.minParallelBytes ?? minParallelBytes) ? planUnits(collected.sources, work, jobs, options.minPartBytes) : [];
+    if (units.length > 1 && ruleSource) {
+      const threads = { work, jobs: Math.min(jobs, units.length), ruleSource };
+      state.threads = threads;
+      await scanInWorkers(state, collected.sources, units, threads);
     } else {
       for (let i = 0; i < collected.sources.length; i++) {
         const source = collected.sources[i] as Source;

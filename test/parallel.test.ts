@@ -83,3 +83,115 @@ describe("--jobs 2", () => {
     await expect(scanning).rejects.toThrow(/no-such-rules/);
   }, 60_000);
 });
+
+describe("one big oslo.log over two threads", () => {
+  type ScanModule = typeof import("../src/scan.js");
+  let root = "";
+  let file = "";
+  beforeAll(() => {
+    root = makeTree({}, "ct-parts-");
+    const gen = spawnSync(process.execPath, ["scripts/gen-logs.mjs", "--out", root, "--size", "64MiB", "--seed", "5", "--failure-every", "2MiB"], { encoding: "utf8" });
+    expect(gen.status).toBe(0);
+    // nova-compute.log with, every 300 KB or so, what a part must hand on to the next: a traceback record
+    // that folds into one finding, an ERROR line with invalid UTF-8 and a line over the matching cap
+    // (each noticed once a file), so some cuts fall next to them and every part holds them.
+    const log = readFileSync(path.join(root, "var/log/nova/nova-compute.log"));
+    // Its time goes up from piece to piece (and before the log's own): the file's first time is the first part's.
+    const traceback = (k: number) => {
+      const ts = `2018-05-14 09:${String(k % 60).padStart(2, "0")}:02.114 21301 ERROR nova.context`;
+      const lines = [
+        `${ts} [req-a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d - - - - -] Error gathering result from cell 00000000-0000-0000-0000-000000000000`,
+        `${ts} Traceback (most recent call last):`,
+        `${ts}   File "/usr/lib/python2.7/site-packages/nova/context.py", line 438, in gather_result`,
+        `${ts}     result = fn(cctxt, *args, **kwargs)`,
+        `${ts} OperationalError: (pymysql.err.OperationalError) (1044, u"Access denied for user 'nova'@'%' to database 'nova_cell0'")`,
+      ];
+      return Buffer.from(`${lines.join("\n")}\n`);
+    };
+    // An error no rule knows, first seen in a late part: its example's line is counted across the parts.
+    const lateError = Buffer.from("2024-03-12 08:00:00.000 2741 ERROR nova.compute.manager [-] the fan controller stopped answering\n");
+    const odd = Buffer.concat([Buffer.from("2024-03-12 07:00:00.000 2741 ERROR nova.compute.manager [-] unreadable \xff\xfe bytes from the hypervisor\n", "latin1")]);
+    const long = Buffer.from(`2024-03-12 07:00:00.001 2741 WARNING nova.compute.manager [-] ${"x".repeat(100_000)}\n`);
+    const pieces: Buffer[] = [];
+    for (let at = 0; at < log.length; ) {
+      let next = log.indexOf(10, Math.min(log.length - 1, at + 300_000)) + 1;
+      if (next <= 0) next = log.length;
+      pieces.push(log.subarray(at, next), traceback(pieces.length), odd, long);
+      if (at < (log.length * 2) / 3 && next >= (log.length * 2) / 3) pieces.push(lateError);
+      at = next;
+    }
+    file = path.join(root, "var/log/nova/nova-big.log");
+    writeFileSync(file, Buffer.concat(pieces));
+  }, 60_000);
+
+  async function report(scanModule: ScanModule, inputs: string[], jobs: number): Promise<string> {
+    const { loadRules } = (await import(path.resolve("dist/ruleset/load.js"))) as typeof import("../src/ruleset/load.js");
+    const said: string[] = [];
+    const result = await scanModule.scan({ inputs, cwd: root, rules: loadRules(), language: "en", jobs, ruleSource: { dirs: [], cwd: root }, minParallelBytes: 1, minPartBytes: 1 << 20, maxLineBytes: 64 << 10, onNotice: (n) => said.push(`${n.path}:${n.line}: ${n.message}`), onSkip: (s) => said.push(`skip ${s.path}: ${s.reason}`) });
+    return JSON.stringify({ result, said }, null, 1);
+  }
+
+  it("is cut into parts, and gives the report, notices and line numbers of one thread", async () => {
+    const scanModule = (await import(path.resolve("dist/scan.js"))) as ScanModule;
+    const { collectInputs } = (await import(path.resolve("dist/reader/inputs.js"))) as typeof import("../src/reader/inputs.js");
+    const { sources } = await collectInputs([file], root);
+    const units = scanModule.planUnits(sources, [statSync(file).size], 2, 1 << 20);
+    expect(units.filter((u) => u.part !== null).length).toBeGreaterThanOrEqual(6);
+
+    const one = await report(scanModule, [file], 1);
+    const two = await report(scanModule, [file], 2);
+    expect(two).toBe(one);
+    const { result, said } = JSON.parse(one) as { result: { findings: { ruleId: string; count: number; line: number }[] }; said: string[] };
+    // What the parts had to join: one finding for all the repeated tracebacks, and each notice once.
+    const denied = result.findings.filter((f) => f.ruleId === "nova-db-access-denied");
+    expect(denied).toHaveLength(1);
+    expect(denied[0]?.count).toBeGreaterThanOrEqual(6);
+    expect(said.filter((s) => s.includes("invalid UTF-8"))).toHaveLength(1);
+    expect(said.filter((s) => /\d+ line\(s\) longer than/.test(s))).toHaveLength(1);
+    // At the first long line of the file, counted from its start, not from a part's.
+    const text = readFileSync(file, "latin1");
+    const firstLong = text.slice(0, text.indexOf("x".repeat(1000))).split("\n").length;
+    expect(firstLong).toBeGreaterThan(100);
+    expect(said.find((s) => s.includes("longer than"))).toContain(`nova-big.log:${firstLong}: `);
+  }, 60_000);
+
+  it("joins the parts into what one read of the file gives: its description, index entries, unknown errors and findings", async () => {
+    const { scanAssigned, joinParts, planUnits } = await import("../src/scan.js");
+    const { collectInputs } = await import("../src/reader/inputs.js");
+    const { loadRules } = await import("../src/ruleset/load.js");
+    const { sources } = await collectInputs([file], root);
+    const options = { inputs: [], cwd: root, rules: loadRules(), language: "en" as const, maxLineBytes: 64 << 10 };
+    const queueOf = (units: import("../src/scan.js").WorkUnit[]) => ({ units, next: new Int32Array(new SharedArrayBuffer(4)), done: new Int32Array(new SharedArrayBuffer(12)) });
+    const size = statSync(file).size;
+    const whole = (await scanAssigned(options, sources, queueOf([{ source: 0, part: null, size }]))).whole;
+    const parts = (await scanAssigned(options, sources, queueOf(planUnits(sources, [size], 2, 1 << 20)))).parts;
+    expect(parts.length).toBeGreaterThanOrEqual(6);
+    const joined = joinParts(0, parts, 64 << 10);
+    const describe = (r: typeof whole) => {
+      const { records, windows, firstTime, lastTime, lastLine, format, notices } = r.sources[0]?.info ?? {};
+      const entries = r.index.blocks.flatMap((b) => Array.from(b.hashes.subarray(0, b.used), (h, i) => `${h}:${(b.lines[i] as number) + b.lineBase}`));
+      const unknown = r.unmatched.map((t) => [t.key, t.record.line, t.count, t.firstTimestamp, t.lastTimestamp]).sort();
+      const findings = r.findings.map((f) => [f.finding.ruleId, f.finding.line, f.finding.count]);
+      return { records, windows, firstTime, lastTime, lastLine, format, notices, entries, unknown, findings, lines: r.lines, bytes: r.bytes };
+    };
+    const expected = describe(whole);
+    expect(expected.windows).toBeGreaterThan(parts.length);
+    expect(expected.unknown.some((t) => String(t[0]).includes("fan controller"))).toBe(true);
+    expect(describe(joined)).toEqual(expected);
+  }, 60_000);
+
+  it("reads the file again whole when its own first lines say it is not an oslo.log", async () => {
+    // Three long journal lines, then oslo lines: the cut's guess reads 40 lines and says oslo; the scan
+    // decides from the lines in its first 64 KiB, which are journal lines.
+    const journal = `Mar 12 06:00:01 compute-1 nova-compute[2741]: ${"y".repeat(25_000)}\n`.repeat(3);
+    const mixed = path.join(root, "var/log/nova/nova-mixed.log");
+    writeFileSync(mixed, Buffer.concat([Buffer.from(journal), readFileSync(file)]));
+    const scanModule = (await import(path.resolve("dist/scan.js"))) as ScanModule;
+    const { collectInputs } = (await import(path.resolve("dist/reader/inputs.js"))) as typeof import("../src/reader/inputs.js");
+    const { sources } = await collectInputs([mixed], root);
+    expect(scanModule.planUnits(sources, [statSync(mixed).size], 2, 1 << 20).filter((u) => u.part !== null).length).toBeGreaterThan(1);
+    const one = await report(scanModule, [mixed], 1);
+    expect(await report(scanModule, [mixed], 2)).toBe(one);
+    expect(JSON.parse(one).result.findings.length).toBeGreaterThan(0);
+  }, 60_000);
+});

@@ -294,7 +294,7 @@ function build(io: CliIO, setCode: (code: number) => void): Command {
     .option("--baseline <file>", "report only findings that are not in this baseline")
     .option("--suppressions <file>", "YAML of accepted findings (rule, host/component/path globs, reason, expiry)")
     .addOption(new Option("--index-memory <size>", "memory for the cross-file id index, 8 bytes per id; past it, findings are linked by a second read of the logs").argParser(byteSize).default(defaultIndexBytes, "64MiB"))
-    .option("-j, --jobs <n>", "worker threads; each takes whole files (default: 2 on a machine with 2 or more cores)", positiveInt, Math.min(2, availableParallelism()))
+    .option("-j, --jobs <n>", "threads; each takes whole files, or parts of a plain oslo.log bigger than its share (default: 2 on a machine with 2 or more cores)", positiveInt, Math.min(2, availableParallelism()))
     .action(async (paths: string[], flags: ScanFlags) => setCode(await runScan(paths, flags, io)));
 
   program

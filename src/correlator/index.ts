@@ -21,6 +21,8 @@ export interface IndexBlock {
   used: number;
   /** Pairs (first entry in this block, source), ascending by entry. */
   runs: number[];
+  /** Added to every line: a part of a file is indexed from its own first line, and numbered on when the parts are joined. */
+  lineBase: number;
 }
 
 /**
@@ -95,6 +97,12 @@ export class IdIndex {
     private budget = Infinity,
     only: Set<number> | null = null,
     private readonly shared: { counts: Int32Array; slot: number } | null = null,
+    /**
+     * The first block's entries. V8 counts a block's whole size as memory in use: a part of a file,
+     * indexed on its own, takes a block sized to the part, or the major collections that 64 MiB for
+     * each part brought on took a core's time from the scan.
+     */
+    private readonly firstBlockEntries = blockEntries,
   ) {
     this.only = only ? new WantedHashes(only) : null;
   }
@@ -113,8 +121,9 @@ export class IdIndex {
       }
     }
     let block = this.blocks[this.blocks.length - 1];
-    if (!block || block.used === blockEntries) {
-      block = { hashes: new Uint32Array(blockEntries), lines: new Uint32Array(blockEntries), used: 0, runs: [] };
+    if (!block || block.used === block.hashes.length) {
+      const entries = block ? blockEntries : Math.min(blockEntries, this.firstBlockEntries);
+      block = { hashes: new Uint32Array(entries), lines: new Uint32Array(entries), used: 0, runs: [], lineBase: 0 };
       this.blocks.push(block);
       this.lastSource = -1;
     }
@@ -171,7 +180,7 @@ export class IdIndex {
   private eachWanted(wanted: WantedHashes, accept: (source: number) => boolean, visit: (slot: number, source: number, line: number) => void): void {
     // Answering from what is left would silently lose links: the caller must ask the second pass.
     if (this.overflowed) throw new Error("the id index overflowed its budget; ask the second pass");
-    for (const { hashes, lines, used, runs } of this.blocks) {
+    for (const { hashes, lines, used, runs, lineBase } of this.blocks) {
       for (let r = 0; r < runs.length; r += 2) {
         const source = runs[r + 1] as number;
         // Entries come in runs of one source: a run of a source not asked about is skipped whole.
@@ -179,7 +188,7 @@ export class IdIndex {
         const end = runs[r + 2] ?? used;
         for (let i = runs[r] as number; i < end; i++) {
           const slot = wanted.find(hashes[i] as number);
-          if (slot >= 0) visit(slot, source, lines[i] as number);
+          if (slot >= 0) visit(slot, source, (lines[i] as number) + lineBase);
         }
       }
     }

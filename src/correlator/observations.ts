@@ -119,6 +119,11 @@ export class ApiRequests {
   }
 }
 
+/** Counts a part's request lines on from the parts of its file before it. */
+export function shiftRequestLines(columns: ApiRequestColumns, by: number): void {
+  for (let at = 4; at < columns.numbers.length; at += slots) columns.numbers[at] = (columns.numbers[at] as number) + by;
+}
+
 export interface ApiRequestColumns {
   numbers: Float64Array;
   idWords: Uint32Array;

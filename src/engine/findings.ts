@@ -14,6 +14,8 @@ export interface FindingMeta {
   layer: string;
   /** The record's level: a TRACE or DEBUG echo of a failure is a worse root cause than the line that reports it. */
   level?: string | null;
+  /** What identical repeats share (see addRecord): a file scanned in parts folds a later part's repeats into an earlier one's. */
+  foldKey?: string;
 }
 
 export interface CollectedFinding {
@@ -60,7 +62,7 @@ export class FindingCollector {
         remediation: rule.remediation[this.language],
         references: rule.references,
       },
-      { rule, time: record.time, sourceIndex, scope, explains: [], layer: rule.layer, level: record.level },
+      { rule, time: record.time, sourceIndex, scope, explains: [], layer: rule.layer, level: record.level, foldKey: key },
     );
     this.byKey.set(key, collected);
     return collected;

@@ -74,6 +74,22 @@ export class UnmatchedErrors {
     }
   }
 
+  /** Adds the templates of a later stretch of the same file: the earlier examples stay, the later last sightings win. */
+  append(templates: UnmatchedTemplate[]): void {
+    for (const { key, ...t } of templates) {
+      const existing = this.templates.get(key);
+      if (!existing) {
+        if (this.templates.size < maxTemplates) this.templates.set(key, t);
+        continue;
+      }
+      existing.count += t.count;
+      if (t.lastTimestamp) {
+        existing.lastTimestamp = t.lastTimestamp;
+        existing.lastSourceIndex = t.lastSourceIndex;
+      }
+    }
+  }
+
   add(record: LogRecord, sourceIndex: number): void {
     const template = templateOf(record.message);
     const key = `${record.component ?? ""}\u0000${record.level ?? ""}\u0000${template}`;

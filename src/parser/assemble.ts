@@ -129,6 +129,27 @@ function startsWithIsoTime(buf: Buffer, s: number, e: number): boolean {
   return e - s >= 24 && isDigit(buf[s]) && isDigit(buf[s + 3]) && buf[s + 4] === 45 && buf[s + 10] === SPACE && buf[s + 13] === 58 && buf[s + 16] === 58;
 }
 
+/**
+ * Whether the oslo.log line at `s` opens a record whatever record is open, given the line before it at
+ * `ps`: both have an oslo header and their "ts pid" differ, and osloOpens then always says yes. A parallel
+ * scan starts a thread at such a line, so that thread reads the same records as one reading from the start.
+ */
+export function opensRecordAnyway(buf: Buffer, ps: number, pe: number, s: number, e: number): boolean {
+  const before = new OsloHeader();
+  const line = new OsloHeader();
+  if (!startsWithIsoTime(buf, ps, pe) || !readOsloHeader(buf, ps, pe, before)) return false;
+  if (!startsWithIsoTime(buf, s, e) || !readOsloHeader(buf, s, e, line)) return false;
+  const length = line.pidEnd - s;
+  return before.pidEnd - ps !== length || buf.compare(buf, ps, before.pidEnd, s, line.pidEnd) !== 0;
+}
+
+/** The format of a source from its first lines, as the assembler decides it (`starts`/`ends` as a ChunkSink is given them). */
+export function detectFormatOf(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, path: string): FormatName {
+  const sample: string[] = [];
+  for (let i = 0; i < Math.min(count, detectLines); i++) sample.push(buf.toString("latin1", starts[i], Math.min(ends[i] ?? 0, (starts[i] ?? 0) + 400)));
+  return detectFormat(sample, path);
+}
+
 /** Where the parts of an oslo line's header are; one object per assembler, refilled for every line. */
 class OsloHeader {
   /** End of "ts pid" (exclusive). */
@@ -333,11 +354,7 @@ export class RecordAssembler {
 
   /** Feeds a chunk's lines (`starts[i]`..`ends[i]` is line `firstLine + i`). */
   lines(buf: Buffer, starts: Uint32Array, ends: Uint32Array, count: number, firstLine: number): void {
-    if (this.format === null) {
-      const sample: string[] = [];
-      for (let i = 0; i < Math.min(count, detectLines); i++) sample.push(buf.toString("latin1", starts[i], Math.min(ends[i] ?? 0, (starts[i] ?? 0) + 400)));
-      this.format = detectFormat(sample, this.path);
-    }
+    if (this.format === null) this.format = detectFormatOf(buf, starts, ends, count, this.path);
     const oslo = this.format === "oslo";
     const libvirt = this.format === "libvirt";
     const prefilter = this.prefilter;
@@ -434,6 +451,11 @@ export class RecordAssembler {
         this.headKeyLength = -1;
       }
     }
+  }
+
+  /** The last window counted, null before the first. */
+  get lastWindowKey(): string | null {
+    return this.windows === 0 ? null : this.lastWindow.toString("latin1");
   }
 
   private countWindow(buf: Buffer, s: number): void {

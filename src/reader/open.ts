@@ -144,6 +144,44 @@ export async function* readFileChunks(path: string, seen: { compression?: Compre
 }
 
 /**
+ * Bytes `start` to `end` of a plain text file that a parallel scan shares out in parts (the planner
+ * checked it is neither compressed nor binary). The part at 0 checks again, as a whole file's read does.
+ */
+export async function* readFileRange(path: string, start: number, end: number): AsyncGenerator<Buffer> {
+  const handle = await openInput(path);
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(end - start, minChunkBytes)));
+    for (let position = start; position < end; ) {
+      const n = await readOrFail(handle, buf, position, Math.min(buf.length, end - position));
+      if (n === 0) return;
+      if (position === 0) {
+        const changed = compressionOf(buf.subarray(0, n)) !== "none" ? "is compressed now" : binaryReason(buf.subarray(0, n));
+        if (changed) throw new InputError(`${changed} (it changed while it was scanned)`);
+      }
+      position += n;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `length` bytes of a file from `position` (fewer at its end; null when it cannot be read); by default what a scan's first read sees. */
+export function readBytesAt(path: string, position = 0, length = chunkBytes): Buffer | null {
+  try {
+    const fd = openSync(path, "r");
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      return buf.subarray(0, readSync(fd, buf, 0, length, position));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+}
+
+/**
  * A synchronous read of a regular file: the scan waits for the bytes anyway, and a thread-pool round
  * trip per MiB costs a tenth of the scan (perf.md §2.2). Pipes and gzip stay asynchronous.
  */
