@@ -988,7 +988,7 @@ export function joinParts(source: number, parts: PartResult[], maxLineBytes: num
     }
     for (const [id, text] of result.ruleTexts) ruleTexts.set(id, text);
     for (const t of result.unmatched) t.record.line += base;
-    unmatched.append(result.unmatched);
+    unmatched.merge(result.unmatched);
     shiftRequestLines(result.observations.apiRequests, base);
     requests.merge(result.observations.apiRequests);
     for (const h of result.observations.errorIdHashes) errorIdHashes.add(h);

@@ -52,7 +52,10 @@ export class UnmatchedErrors {
     return [...this.templates.entries()].map(([key, t]) => ({ ...t, key }));
   }
 
-  /** Merges a worker's templates; counts add up, the earliest example stays. */
+  /**
+   * Merges a worker's templates, or those of a later part of the same file (merged in file order);
+   * counts add up, the earliest example stays.
+   */
   merge(templates: UnmatchedTemplate[]): void {
     for (const { key, ...t } of templates) {
       const existing = this.templates.get(key);
@@ -66,24 +69,8 @@ export class UnmatchedErrors {
         existing.sourceIndex = t.sourceIndex;
         existing.firstTimestamp = t.firstTimestamp;
       }
-      // The last sighting is the one in the latest file, whichever worker came back first.
-      if (t.lastSourceIndex > existing.lastSourceIndex && t.lastTimestamp) {
-        existing.lastTimestamp = t.lastTimestamp;
-        existing.lastSourceIndex = t.lastSourceIndex;
-      }
-    }
-  }
-
-  /** Adds the templates of a later stretch of the same file: the earlier examples stay, the later last sightings win. */
-  append(templates: UnmatchedTemplate[]): void {
-    for (const { key, ...t } of templates) {
-      const existing = this.templates.get(key);
-      if (!existing) {
-        if (this.templates.size < maxTemplates) this.templates.set(key, t);
-        continue;
-      }
-      existing.count += t.count;
-      if (t.lastTimestamp) {
+      // The last sighting is the one in the latest file, whichever worker came back first (or the later part).
+      if (t.lastSourceIndex >= existing.lastSourceIndex && t.lastTimestamp) {
         existing.lastTimestamp = t.lastTimestamp;
         existing.lastSourceIndex = t.lastSourceIndex;
       }
